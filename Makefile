@@ -1,0 +1,96 @@
+# vectoraiz build. `make` builds ./vectoraiz; `make test` installs what is
+# missing (scripts/setup.sh), starts throwaway PostgreSQL and MariaDB servers
+# and runs every test; `make demo` runs the product on sample databases.
+
+CC      ?= cc
+CXX     ?= c++
+PKGS    := libpq libmariadb libmicrohttpd jansson sqlite3 libcrypto libcurl
+DEPS    := $(CURDIR)/deps
+BUILD   ?= build
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing
+CPPFLAGS += -Isrc -I$(DEPS)/include -I/usr/include/pg_query $(PKG_CFLAGS) \
+            -DVZ_VERSION='"$(VERSION)"'
+LDLIBS   += $(PKG_LIBS) -lpg_query -L$(DEPS)/lib -lduckdb -Wl,-rpath,$(DEPS)/lib \
+            -lpthread -lm
+
+SRC      := $(shell find src -name '*.c' ! -name main.c | sort)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit e2e asan lint fmt demo clean setup deps testdb-start testdb-stop
+
+all: vectoraiz
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libvz.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vectoraiz: $(BUILD)/src/main.o $(BUILD)/libvz.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+vectoraiz: $(BUILD)/vectoraiz
+	cp $< $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvz.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvz.a \
+	    $(LDLIBS) -lcmocka
+
+unit-build: $(UNIT_BIN)
+
+# Unit tests only (no servers needed beyond what a test starts itself).
+unit: $(UNIT_BIN) vectoraiz
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+# Everything: setup, servers, unit and end-to-end tests.
+test:
+	@scripts/setup.sh
+	@$(MAKE) --no-print-directory all unit-build
+	@scripts/run-tests.sh
+
+# ASan + UBSan build in its own folder, then the unit tests under it.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    LDFLAGS='-fsanitize=address,undefined' unit-build build-asan/vectoraiz
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    VZ_BIN=$(CURDIR)/build-asan/vectoraiz scripts/run-unit.sh $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN))
+
+FMT_FILES = $(shell find src tests/unit -name '*.[ch]' | sort)
+lint:
+	clang-format --dry-run --Werror $(FMT_FILES)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem --std=c11 -Isrc $(SRC) src/main.c
+
+fmt:
+	clang-format -i $(FMT_FILES)
+
+demo:
+	@scripts/setup.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+setup deps:
+	@scripts/setup.sh
+
+testdb-start:
+	@scripts/testdb.sh start
+testdb-stop:
+	@scripts/testdb.sh stop
+
+clean:
+	rm -rf build build-asan vectoraiz
+
+-include $(OBJ:.o=.d) $(BUILD)/src/main.d

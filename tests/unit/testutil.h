@@ -1,0 +1,65 @@
+/* Small helpers shared by the cmocka unit tests (header-only). */
+#ifndef VZ_TESTUTIL_H
+#define VZ_TESTUTIL_H
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* A fresh directory under $TMPDIR (or /tmp); caller removes it with
+ * vzt_rmrf(). */
+static inline void vzt_tmpdir(char *out, size_t n)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(out, n, "%s/vz-unit-XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(out));
+}
+
+static inline void vzt_rmrf(const char *path)
+{
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Read a whole file into a new NUL-terminated buffer (free()). */
+static inline char *vzt_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *p = NULL;
+    long n;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        p = malloc((size_t)n + 1);
+        if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+            free(p);
+            p = NULL;
+        }
+        if (p) {
+            p[n] = '\0';
+            if (len)
+                *len = (size_t)n;
+        }
+    }
+    fclose(f);
+    return p;
+}
+
+/* Does the n-byte block hay contain needle? */
+static inline int vzt_contains(const char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; k && i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            return 1;
+    return 0;
+}
+
+#endif
