@@ -1,0 +1,23 @@
+/* struct vz_app: everything a running vectoraiz owns, passed explicitly to
+ * the HTTP handlers and CLI commands (no globals). */
+#ifndef VZ_APP_APP_H
+#define VZ_APP_APP_H
+
+#include "core/config.h"
+#include "core/err.h"
+#include "crypto/fernet.h"
+#include "store/store.h"
+
+struct vz_app {
+    struct vz_config *cfg;  /* borrowed from the caller */
+    struct vz_store *store; /* owned */
+    struct vz_keyring keys; /* credentials keys; wiped on close */
+};
+
+/* Create the data directory, load the credentials key (creating the key
+ * file on first start), open the metadata store and apply migrations.
+ * On failure everything opened is closed again and err says what to fix. */
+int vz_app_open(struct vz_app *app, struct vz_config *cfg, struct vz_err *err) VZ_MUST_CHECK;
+void vz_app_close(struct vz_app *app);
+
+#endif

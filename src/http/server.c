@@ -1,0 +1,453 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/routes.h"
+
+#define MAX_PARAMS 4
+#define MAX_PARAM_LEN 256
+#define MAX_EXTRA_HEADERS 4
+
+struct vz_http {
+    struct MHD_Daemon *d;
+    struct vz_app *app;
+    int port;
+};
+
+struct vz_req {
+    struct vz_app *app;
+    struct MHD_Connection *conn;
+    const char *method, *url; /* borrowed from MHD for the request */
+    char params[MAX_PARAMS][MAX_PARAM_LEN];
+    size_t nparams;
+    struct vz_buf body;
+    int body_too_big;
+    json_t *json;
+    /* the reply */
+    unsigned status;
+    char *reply; /* JSON text, owned */
+    size_t reply_len;
+    char *hdr_name[MAX_EXTRA_HEADERS], *hdr_value[MAX_EXTRA_HEADERS];
+    size_t nhdr;
+    int64_t started_ms;
+};
+
+/* ---- error mapping: one table from VZ_E* code to status and JSON code ---- */
+
+static const struct {
+    int code;
+    unsigned status;
+    const char *name;
+} status_map[] = {
+    {VZ_EINVAL, 400, "invalid_request"},
+    {VZ_ENOT_READONLY, 400, "not_read_only"},
+    {VZ_ELIMIT, 400, "limit_exceeded"},
+    {VZ_EAUTH, 401, "unauthorized"},
+    {VZ_EPERM, 403, "forbidden"},
+    {VZ_ENOTFOUND, 404, "not_found"},
+    {VZ_EEXISTS, 409, "already_exists"},
+    {VZ_ECONFLICT, 409, "conflict"},
+    {VZ_ETOOBIG, 413, "payload_too_large"},
+    {VZ_EUNSUPPORTED, 422, "unsupported"},
+    {VZ_ECONNECT, 502, "source_unreachable"},
+    {VZ_ESOURCE, 502, "source_error"},
+    {VZ_ETIMEOUT, 504, "timeout"},
+    {VZ_ENOSPACE, 507, "no_space"},
+    {VZ_ECANCELLED, 409, "cancelled"},
+};
+
+unsigned vz_http_status_for(int code, const char **code_name)
+{
+    for (size_t i = 0; i < sizeof(status_map) / sizeof(status_map[0]); i++) {
+        if (status_map[i].code == code) {
+            *code_name = status_map[i].name;
+            return status_map[i].status;
+        }
+    }
+    *code_name = "internal_error";
+    return 500;
+}
+
+/* ---- accessors ---- */
+
+struct vz_app *vz_req_app(struct vz_req *r)
+{
+    return r->app;
+}
+
+const char *vz_req_method(struct vz_req *r)
+{
+    return r->method;
+}
+
+const char *vz_req_param(struct vz_req *r, size_t n)
+{
+    return n < r->nparams ? r->params[n] : NULL;
+}
+
+const char *vz_req_query(struct vz_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *vz_req_header(struct vz_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+const char *vz_req_body(struct vz_req *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return vz_buf_cstr(&r->body);
+}
+
+/* ---- replies ---- */
+
+static void set_reply_text(struct vz_req *r, unsigned status, char *text)
+{
+    free(r->reply);
+    r->status = status;
+    r->reply = text;
+    r->reply_len = text ? strlen(text) : 0;
+}
+
+void vz_reply_json(struct vz_req *r, unsigned status, json_t *body)
+{
+    char *text;
+    if (!body) {
+        vz_reply_error(r, 500, "internal_error", "out of memory building the response");
+        return;
+    }
+    text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(body);
+    if (!text) {
+        vz_reply_error(r, 500, "internal_error", "out of memory building the response");
+        return;
+    }
+    set_reply_text(r, status, text);
+}
+
+void vz_reply_error(struct vz_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[VZ_ERR_MSG_MAX * 2];
+    char *text;
+    json_t *j;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    j = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    text = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(j);
+    if (!text) /* last resort: a fixed body that needs no allocation to build */
+        text = strdup("{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}");
+    set_reply_text(r, status, text);
+}
+
+void vz_reply_err(struct vz_req *r, const struct vz_err *err)
+{
+    const char *name;
+    unsigned status = vz_http_status_for(err->code, &name);
+    if (status >= 500)
+        vz_warn("%s %s -> %u: %s", r->method, r->url, status, err->msg);
+    vz_reply_error(r, status, name, "%s", err->msg[0] ? err->msg : vz_strerror(err->code));
+}
+
+int vz_reply_header(struct vz_req *r, const char *name, const char *value)
+{
+    if (r->nhdr == MAX_EXTRA_HEADERS)
+        return VZ_ETOOBIG;
+    r->hdr_name[r->nhdr] = strdup(name);
+    r->hdr_value[r->nhdr] = strdup(value);
+    if (!r->hdr_name[r->nhdr] || !r->hdr_value[r->nhdr]) {
+        free(r->hdr_name[r->nhdr]);
+        free(r->hdr_value[r->nhdr]);
+        return VZ_ENOMEM;
+    }
+    r->nhdr++;
+    return VZ_OK;
+}
+
+int vz_req_json_object(struct vz_req *r, json_t **out)
+{
+    const char *ct = vz_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    json_error_t jerr;
+
+    *out = NULL;
+    if (r->json) {
+        *out = r->json;
+        return VZ_OK;
+    }
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+        vz_reply_error(r, 415, "unsupported_media_type",
+                       "request body must be JSON (Content-Type: application/json)");
+        return VZ_EINVAL;
+    }
+    if (r->body.len == 0) {
+        vz_reply_error(r, 400, "bad_json", "request body is empty; a JSON object is expected");
+        return VZ_EINVAL;
+    }
+    r->json = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->json) {
+        vz_reply_error(r, 400, "bad_json", "request body is not valid JSON: %s at line %d column %d",
+                       jerr.text, jerr.line, jerr.column);
+        return VZ_EINVAL;
+    }
+    if (!json_is_object(r->json)) {
+        vz_reply_error(r, 400, "bad_json", "request body must be a JSON object");
+        return VZ_EINVAL;
+    }
+    *out = r->json;
+    return VZ_OK;
+}
+
+/* ---- routing ---- */
+
+/* Match path against pattern, capturing {x} segments into r->params.
+ * Segments are compared raw: ids never need percent-decoding. */
+static int route_match(const char *pattern, const char *path, struct vz_req *r)
+{
+    size_t np = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *pend = strchr(p, '}');
+            const char *send = strchr(s, '/');
+            size_t n = send ? (size_t)(send - s) : strlen(s);
+            if (!pend || n == 0 || n >= MAX_PARAM_LEN || np == MAX_PARAMS)
+                return 0;
+            memcpy(r->params[np], s, n);
+            r->params[np][n] = '\0';
+            np++;
+            p = pend + 1;
+            s += n;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else {
+            return 0;
+        }
+    }
+    if (*p || *s)
+        return 0;
+    r->nparams = np;
+    return 1;
+}
+
+static void dispatch(struct vz_req *r, char *allow, size_t allow_len)
+{
+    size_t n;
+    const struct vz_route *routes = vz_routes(&n);
+    const struct vz_route *hit = NULL;
+    int path_matched = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!route_match(routes[i].pattern, r->url, r))
+            continue;
+        path_matched = 1;
+        if (strcmp(routes[i].method, r->method) == 0 ||
+            (strcmp(r->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            hit = &routes[i];
+            break;
+        }
+        {
+            size_t used = strlen(allow);
+            snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "", routes[i].method);
+        }
+    }
+    if (!hit) {
+        if (path_matched)
+            vz_reply_error(r, 405, "method_not_allowed", "method %s is not allowed on %s",
+                           r->method, r->url);
+        else
+            vz_reply_error(r, 404, "not_found", "no such endpoint: %s %s", r->method, r->url);
+        return;
+    }
+    hit->fn(r);
+    if (!r->reply)
+        vz_reply_error(r, 500, "internal_error", "handler set no reply");
+}
+
+/* ---- libmicrohttpd glue ---- */
+
+static enum MHD_Result send_reply(struct vz_req *r, const char *allow)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    resp = MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (allow && *allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    for (size_t i = 0; i < r->nhdr; i++)
+        MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+    ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    vz_debug("%s %s -> %u (%lld ms)", r->method, r->url, r->status,
+             (long long)(vz_mono_ms() - r->started_ms));
+    return ret;
+}
+
+static void req_free(struct vz_req *r)
+{
+    if (!r)
+        return;
+    vz_buf_release(&r->body);
+    json_decref(r->json);
+    free(r->reply);
+    for (size_t i = 0; i < r->nhdr; i++) {
+        free(r->hdr_name[i]);
+        free(r->hdr_value[i]);
+    }
+    free(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+    struct vz_http *h = cls;
+    struct vz_req *r = *req_cls;
+    char allow[128] = "";
+    (void)version;
+
+    if (!r) {
+        const char *cl;
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        r->app = h->app;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        r->started_ms = vz_mono_ms();
+        vz_buf_init(&r->body, VZ_MAX_HTTP_BODY);
+        *req_cls = r;
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > VZ_MAX_HTTP_BODY) {
+            /* Refuse before reading a byte of it; MHD closes the connection. */
+            vz_reply_error(r, 413, "payload_too_large", "request body is larger than %u bytes",
+                           VZ_MAX_HTTP_BODY);
+            return send_reply(r, NULL);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->body_too_big && !r->reply && vz_buf_add(&r->body, upload, *upload_size) < 0)
+            r->body_too_big = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->reply) /* already answered (413 up front) */
+        return MHD_YES;
+    if (r->body_too_big)
+        vz_reply_error(r, 413, "payload_too_large", "request body is larger than %u bytes",
+                       VZ_MAX_HTTP_BODY);
+    else
+        dispatch(r, allow, sizeof(allow));
+    return send_reply(r, allow);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)conn;
+    (void)why;
+    req_free(*req_cls);
+    *req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    vz_debug("http: %s", msg);
+}
+
+int vz_http_start(struct vz_app *app, struct vz_http **out, struct vz_err *err)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    struct vz_http *h = NULL;
+    char portstr[16];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+    int rc = VZ_OK, gai;
+
+    *out = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    snprintf(portstr, sizeof(portstr), "%d", app->cfg->listen_port);
+    gai = getaddrinfo(app->cfg->listen_host, portstr, &hints, &ai);
+    if (gai != 0)
+        return vz_err_set(err, VZ_EINVAL, "cannot resolve listen address %s: %s",
+                          app->cfg->listen_host, gai_strerror(gai));
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h = calloc(1, sizeof(*h));
+    if (!h) {
+        rc = vz_err_set(err, VZ_ENOMEM, NULL);
+        goto out;
+    }
+    h->app = app;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg->http_threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 200u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_END);
+    if (!h->d) {
+        rc = vz_err_set(err, VZ_EIO, "cannot listen on %s:%d (in use, or not an address here)",
+                        app->cfg->listen_host, app->cfg->listen_port);
+        goto out;
+    }
+    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : app->cfg->listen_port;
+    *out = h;
+    h = NULL;
+out:
+    if (ai)
+        freeaddrinfo(ai);
+    free(h);
+    return rc;
+}
+
+void vz_http_stop(struct vz_http *h)
+{
+    if (!h)
+        return;
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    free(h);
+}
+
+int vz_http_port(const struct vz_http *h)
+{
+    return h->port;
+}

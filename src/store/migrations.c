@@ -1,0 +1,72 @@
+#include "store/migrations.h"
+
+/* Never edit a migration that has shipped: its checksum is recorded in every
+ * store it ran on and a change is refused at start. Add a new one instead. */
+
+/* 1: the spec's database_connections table (section 5, column for column),
+ * plus datasets and jobs. */
+static const char m1_sql[] =
+    "CREATE TABLE database_connections (\n"
+    "  id VARCHAR(36) NOT NULL PRIMARY KEY,\n"
+    "  name VARCHAR(255) NOT NULL,\n"
+    "  db_type VARCHAR(32) NOT NULL,\n"
+    "  host VARCHAR(512) NOT NULL,\n"
+    "  port INTEGER NOT NULL,\n"
+    "  database VARCHAR(255) NOT NULL,\n"
+    "  username VARCHAR(255) NOT NULL,\n"
+    "  password_encrypted TEXT NOT NULL,\n"
+    "  ssl_mode VARCHAR(32) DEFAULT 'prefer',\n"
+    "  extra_options TEXT,\n"
+    "  last_connected_at DATETIME,\n"
+    "  last_sync_at DATETIME,\n"
+    "  table_count INTEGER,\n"
+    "  status VARCHAR(32) DEFAULT 'configured',\n"
+    "  error_message TEXT,\n"
+    "  created_at DATETIME NOT NULL,\n"
+    "  updated_at DATETIME NOT NULL\n"
+    ");\n"
+    "CREATE TABLE datasets (\n"
+    "  id VARCHAR(36) NOT NULL PRIMARY KEY,\n"
+    "  name VARCHAR(255) NOT NULL,\n"
+    "  source_type VARCHAR(16) NOT NULL DEFAULT 'file'\n"
+    "    CHECK (source_type IN ('file', 'database')),\n"
+    "  source_connection_id VARCHAR(36)\n"
+    "    REFERENCES database_connections(id) ON DELETE SET NULL,\n"
+    "  source_table TEXT,\n"
+    "  status VARCHAR(32) NOT NULL DEFAULT 'queued',\n"
+    "  row_count INTEGER,\n"
+    "  warnings TEXT NOT NULL DEFAULT '[]',\n"
+    "  raw_path TEXT,\n"
+    "  processed_path TEXT,\n"
+    "  error_message TEXT,\n"
+    "  created_at DATETIME NOT NULL,\n"
+    "  updated_at DATETIME NOT NULL\n"
+    ");\n"
+    "CREATE INDEX datasets_by_source ON datasets(source_connection_id, source_table);\n"
+    "CREATE TABLE jobs (\n"
+    "  id VARCHAR(36) NOT NULL PRIMARY KEY,\n"
+    "  dataset_id VARCHAR(36) REFERENCES datasets(id) ON DELETE CASCADE,\n"
+    "  kind VARCHAR(32) NOT NULL,\n"
+    "  state VARCHAR(32) NOT NULL DEFAULT 'queued'\n"
+    "    CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),\n"
+    "  progress REAL NOT NULL DEFAULT 0,\n"
+    "  rows_done INTEGER NOT NULL DEFAULT 0,\n"
+    "  rows_total INTEGER,\n"
+    "  error TEXT,\n"
+    "  created_at DATETIME NOT NULL,\n"
+    "  started_at DATETIME,\n"
+    "  finished_at DATETIME,\n"
+    "  updated_at DATETIME NOT NULL\n"
+    ");\n"
+    "CREATE INDEX jobs_by_dataset ON jobs(dataset_id);\n"
+    "CREATE INDEX jobs_by_state ON jobs(state);\n";
+
+static const struct vz_migration migrations[] = {
+    {1, "connections_datasets_jobs", m1_sql},
+};
+
+const struct vz_migration *vz_migrations(size_t *n)
+{
+    *n = sizeof(migrations) / sizeof(migrations[0]);
+    return migrations;
+}
