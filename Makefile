@@ -46,7 +46,7 @@ $(BUILD)/vectoraiz: $(BUILD)/src/main.o $(BUILD)/libvz.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 vectoraiz: $(BUILD)/vectoraiz
-	cp $< $@
+	$(Q)cp -f $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvz.a
 	@mkdir -p $(dir $@)

@@ -93,8 +93,8 @@ int vz_config_parse_listen(const char *s, char *host, size_t hostlen, int *port,
         return vz_err_set(err, VZ_EINVAL, "listen host is too long");
     errno = 0;
     p = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p < 1 || p > 65535)
-        return vz_err_set(err, VZ_EINVAL, "listen port must be 1-65535");
+    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+        return vz_err_set(err, VZ_EINVAL, "listen port must be 0-65535 (0 picks a free port)");
     if (hl == 0) {
         snprintf(host, hostlen, "127.0.0.1");
     } else {
@@ -132,11 +132,14 @@ static int apply(struct vz_config *c, const struct setting *s, const char *name,
         snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
         return VZ_OK;
     case S_LISTEN:
+    {
+        struct vz_err perr = VZ_ERR_INIT;
         rc = vz_config_parse_listen(v, c->listen_host, sizeof(c->listen_host), &c->listen_port,
-                                    err);
+                                    &perr);
         if (rc < 0)
-            return vz_err_set(err, rc, "%s: %s", name, err->msg);
+            return vz_err_set(err, rc, "%s: %s", name, perr.msg);
         return VZ_OK;
+    }
     case S_MAX_ROWS:
         rc = parse_ll(name, v, 1, 1000000000000LL, &x, err);
         if (rc == 0)

@@ -42,7 +42,8 @@ int vz_config_load_env(struct vz_config *c, vz_getenv_fn get, struct vz_err *err
 int vz_config_set(struct vz_config *c, const char *name, const char *value,
                   struct vz_err *err) VZ_MUST_CHECK;
 
-/* Parse "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1). */
+/* Parse "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1).
+ * Port 0 asks the system for a free port. */
 int vz_config_parse_listen(const char *s, char *host, size_t hostlen, int *port,
                            struct vz_err *err) VZ_MUST_CHECK;
 

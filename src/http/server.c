@@ -34,6 +34,7 @@ struct vz_req {
     size_t nparams;
     struct vz_buf body;
     int body_too_big;
+    size_t body_seen;
     json_t *json;
     /* the reply */
     unsigned status;
@@ -342,8 +343,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         vz_buf_init(&r->body, VZ_MAX_HTTP_BODY);
         *req_cls = r;
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > VZ_MAX_HTTP_BODY) {
-            /* Refuse before reading a byte of it; MHD closes the connection. */
+        if (cl && strtoull(cl, NULL, 10) > VZ_MAX_HTTP_DISCARD) {
+            /* Far too big to read and throw away: answer now; MHD then
+             * closes the connection. */
             vz_reply_error(r, 413, "payload_too_large", "request body is larger than %u bytes",
                            VZ_MAX_HTTP_BODY);
             return send_reply(r, NULL);
@@ -351,9 +353,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->body_too_big && !r->reply && vz_buf_add(&r->body, upload, *upload_size) < 0)
+        /* A body over the limit is read and dropped (up to a second, larger
+         * limit) so that the client, still sending, gets a clean 413 rather
+         * than a reset connection. */
+        if (!r->body_too_big && vz_buf_add(&r->body, upload, *upload_size) < 0) {
             r->body_too_big = 1;
+            vz_buf_release(&r->body);
+        }
+        r->body_seen += *upload_size;
         *upload_size = 0;
+        if (r->body_seen > VZ_MAX_HTTP_DISCARD && !r->reply) {
+            vz_reply_error(r, 413, "payload_too_large", "request body is larger than %u bytes",
+                           VZ_MAX_HTTP_BODY);
+            return send_reply(r, NULL);
+        }
         return MHD_YES;
     }
     if (r->reply) /* already answered (413 up front) */

@@ -223,7 +223,7 @@ static void test_config_bad_values_name_the_setting(void **state)
     static const char *const cases[][2] = {
         {"DB_EXTRACT_MAX_ROWS", "lots"},   {"DB_EXTRACT_MAX_ROWS", "0"},
         {"DB_EXTRACT_MAX_ROWS", "-5"},     {"VECTORAIZ_LISTEN", "8420"},
-        {"VECTORAIZ_LISTEN", "host:0"},    {"VECTORAIZ_LISTEN", "host:99999"},
+        {"VECTORAIZ_LISTEN", "host:-1"},    {"VECTORAIZ_LISTEN", "host:99999"},
         {"VECTORAIZ_LOG_LEVEL", "chatty"}, {"VECTORAIZ_HTTP_THREADS", "0"},
         {"VECTORAIZ_DATA_DIR", ""},
     };
@@ -252,6 +252,8 @@ static void test_listen_parse_and_loopback(void **state)
     assert_int_equal(vz_config_parse_listen("[::]:1", host, sizeof(host), &port, &err), 0);
     assert_string_equal(host, "::");
     assert_int_equal(vz_config_parse_listen("[::1:1", host, sizeof(host), &port, &err), VZ_EINVAL);
+    assert_int_equal(vz_config_parse_listen("h:0", host, sizeof(host), &port, &err), 0);
+    assert_int_equal(port, 0);
     assert_true(vz_config_host_is_loopback("127.0.0.1"));
     assert_true(vz_config_host_is_loopback("localhost"));
     assert_true(vz_config_host_is_loopback("::1"));
