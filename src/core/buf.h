@@ -18,7 +18,10 @@ struct vz_buf {
     size_t len, cap, max;
 };
 
-#define VZ_BUF_INIT(max_) {NULL, 0, 0, (max_)}
+#define VZ_BUF_INIT(max_)                                                                          \
+    {                                                                                              \
+        NULL, 0, 0, (max_)                                                                         \
+    }
 
 void vz_buf_init(struct vz_buf *b, size_t max);
 void vz_buf_release(struct vz_buf *b);

@@ -6,7 +6,15 @@
 
 #include <openssl/crypto.h>
 
-enum setting_id { S_DATA_DIR, S_LISTEN, S_MAX_ROWS, S_SECRET, S_SECRET_OLD, S_LOG_LEVEL, S_THREADS };
+enum setting_id {
+    S_DATA_DIR,
+    S_LISTEN,
+    S_MAX_ROWS,
+    S_SECRET,
+    S_SECRET_OLD,
+    S_LOG_LEVEL,
+    S_THREADS
+};
 
 struct setting {
     enum setting_id id;
@@ -66,8 +74,7 @@ int vz_config_host_is_loopback(const char *host)
            strcmp(host, "::1") == 0;
 }
 
-int vz_config_parse_listen(const char *s, char *host, size_t hostlen, int *port,
-                           struct vz_err *err)
+int vz_config_parse_listen(const char *s, char *host, size_t hostlen, int *port, struct vz_err *err)
 {
     const char *colon;
     size_t hl;
@@ -131,8 +138,7 @@ static int apply(struct vz_config *c, const struct setting *s, const char *name,
             return vz_err_set(err, VZ_EINVAL, "%s must be a non-empty path", name);
         snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
         return VZ_OK;
-    case S_LISTEN:
-    {
+    case S_LISTEN: {
         struct vz_err perr = VZ_ERR_INIT;
         rc = vz_config_parse_listen(v, c->listen_host, sizeof(c->listen_host), &c->listen_port,
                                     &perr);

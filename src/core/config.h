@@ -13,14 +13,14 @@
 #include "core/log.h"
 
 struct vz_config {
-    char data_dir[PATH_MAX];   /* VECTORAIZ_DATA_DIR, --data-dir */
-    char listen_host[256];     /* host part of VECTORAIZ_LISTEN, --listen */
-    int listen_port;           /* port part of VECTORAIZ_LISTEN */
-    long long extract_max_rows; /* DB_EXTRACT_MAX_ROWS */
-    char *secret;              /* VECTORAIZ_APIKEY_HMAC_SECRET: owned, may be NULL */
-    char *secret_old;          /* VECTORAIZ_APIKEY_HMAC_SECRET_OLD: owned, may be NULL */
+    char data_dir[PATH_MAX];     /* VECTORAIZ_DATA_DIR, --data-dir */
+    char listen_host[256];       /* host part of VECTORAIZ_LISTEN, --listen */
+    int listen_port;             /* port part of VECTORAIZ_LISTEN */
+    long long extract_max_rows;  /* DB_EXTRACT_MAX_ROWS */
+    char *secret;                /* VECTORAIZ_APIKEY_HMAC_SECRET: owned, may be NULL */
+    char *secret_old;            /* VECTORAIZ_APIKEY_HMAC_SECRET_OLD: owned, may be NULL */
     enum vz_log_level log_level; /* VECTORAIZ_LOG_LEVEL, --log-level */
-    int http_threads;          /* VECTORAIZ_HTTP_THREADS */
+    int http_threads;            /* VECTORAIZ_HTTP_THREADS */
 };
 
 /* A getenv-like lookup so tests can supply their own environment.

@@ -19,28 +19,28 @@
 
 /* X(name, default text). The enum, vz_strerror() and vz_err_name() are all
  * generated from this one list; http/ maps names to status codes. */
-#define VZ_ERR_MAP(X)                                                          \
-    X(NOMEM, "out of memory")                                                  \
-    X(INVAL, "invalid argument")                                               \
-    X(TOOBIG, "input too large")                                               \
-    X(NOTFOUND, "not found")                                                   \
-    X(EXISTS, "already exists")                                                \
-    X(CONFLICT, "conflict")                                                    \
-    X(IO, "input/output error")                                                \
-    X(NOSPACE, "no space left on device")                                      \
-    X(PERM, "permission denied")                                               \
-    X(AUTH, "authentication failed")                                           \
-    X(CRYPTO, "cryptographic failure")                                         \
-    X(TOKEN, "invalid token")                                                  \
-    X(STORE, "metadata store error")                                           \
-    X(SCHEMA, "metadata store schema mismatch")                                \
-    X(TIMEOUT, "deadline exceeded")                                            \
-    X(CONNECT, "could not connect")                                            \
-    X(SOURCE, "source database error")                                         \
-    X(NOT_READONLY, "statement is not a single read-only SELECT")              \
-    X(LIMIT, "limit exceeded")                                                 \
-    X(CANCELLED, "cancelled")                                                  \
-    X(UNSUPPORTED, "not supported")                                            \
+#define VZ_ERR_MAP(X)                                                                              \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(TOOBIG, "input too large")                                                                   \
+    X(NOTFOUND, "not found")                                                                       \
+    X(EXISTS, "already exists")                                                                    \
+    X(CONFLICT, "conflict")                                                                        \
+    X(IO, "input/output error")                                                                    \
+    X(NOSPACE, "no space left on device")                                                          \
+    X(PERM, "permission denied")                                                                   \
+    X(AUTH, "authentication failed")                                                               \
+    X(CRYPTO, "cryptographic failure")                                                             \
+    X(TOKEN, "invalid token")                                                                      \
+    X(STORE, "metadata store error")                                                               \
+    X(SCHEMA, "metadata store schema mismatch")                                                    \
+    X(TIMEOUT, "deadline exceeded")                                                                \
+    X(CONNECT, "could not connect")                                                                \
+    X(SOURCE, "source database error")                                                             \
+    X(NOT_READONLY, "statement is not a single read-only SELECT")                                  \
+    X(LIMIT, "limit exceeded")                                                                     \
+    X(CANCELLED, "cancelled")                                                                      \
+    X(UNSUPPORTED, "not supported")                                                                \
     X(INTERNAL, "internal error")
 
 /* Codes count down from -1 in VZ_ERR_MAP order: VZ_ENOMEM = -1, ... */
@@ -58,7 +58,13 @@ struct vz_err {
     char msg[VZ_ERR_MSG_MAX];
 };
 
-#define VZ_ERR_INIT {0, {0}}
+#define VZ_ERR_INIT                                                                                \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Static text for a code, never NULL ("unknown error" for unknown codes). */
 const char *vz_strerror(int code);

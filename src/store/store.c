@@ -129,12 +129,11 @@ static int sql_checksum(const char *sql, char out[65])
     return VZ_OK;
 }
 
-static const char create_migrations_sql[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER NOT NULL PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " checksum TEXT NOT NULL,"
-    " applied_at DATETIME NOT NULL)";
+static const char create_migrations_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                            " version INTEGER NOT NULL PRIMARY KEY,"
+                                            " name TEXT NOT NULL,"
+                                            " checksum TEXT NOT NULL,"
+                                            " applied_at DATETIME NOT NULL)";
 
 int vz_store_schema_version(struct vz_store *st, int *version, struct vz_err *err)
 {

@@ -223,7 +223,7 @@ static void test_config_bad_values_name_the_setting(void **state)
     static const char *const cases[][2] = {
         {"DB_EXTRACT_MAX_ROWS", "lots"},   {"DB_EXTRACT_MAX_ROWS", "0"},
         {"DB_EXTRACT_MAX_ROWS", "-5"},     {"VECTORAIZ_LISTEN", "8420"},
-        {"VECTORAIZ_LISTEN", "host:-1"},    {"VECTORAIZ_LISTEN", "host:99999"},
+        {"VECTORAIZ_LISTEN", "host:-1"},   {"VECTORAIZ_LISTEN", "host:99999"},
         {"VECTORAIZ_LOG_LEVEL", "chatty"}, {"VECTORAIZ_HTTP_THREADS", "0"},
         {"VECTORAIZ_DATA_DIR", ""},
     };

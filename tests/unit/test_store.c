@@ -176,10 +176,10 @@ static void test_newer_store_is_refused(void **state)
     struct fx *f = *state;
     struct vz_err err = VZ_ERR_INIT;
     assert_int_equal(vz_store_migrate(f->st, NULL, &err), 0);
-    assert_int_equal(vz_store_exec(f->st,
-                                   "INSERT INTO schema_migrations VALUES (99, 'future', 'x', 'now')",
-                                   &err),
-                     0);
+    assert_int_equal(
+        vz_store_exec(f->st, "INSERT INTO schema_migrations VALUES (99, 'future', 'x', 'now')",
+                      &err),
+        0);
     assert_int_equal(vz_store_migrate(f->st, NULL, &err), VZ_ESCHEMA);
     assert_non_null(strstr(err.msg, "newer vectoraiz"));
 }
@@ -189,10 +189,10 @@ static void test_changed_checksum_is_refused(void **state)
     struct fx *f = *state;
     struct vz_err err = VZ_ERR_INIT;
     assert_int_equal(vz_store_migrate(f->st, NULL, &err), 0);
-    assert_int_equal(vz_store_exec(f->st,
-                                   "UPDATE schema_migrations SET checksum = 'abc' WHERE version = 1",
-                                   &err),
-                     0);
+    assert_int_equal(
+        vz_store_exec(f->st, "UPDATE schema_migrations SET checksum = 'abc' WHERE version = 1",
+                      &err),
+        0);
     assert_int_equal(vz_store_migrate(f->st, NULL, &err), VZ_ESCHEMA);
     assert_non_null(strstr(err.msg, "checksum"));
 }
