@@ -15,6 +15,9 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
+# A fresh admin token for this demo (only its hash is stored).
+token=$(./vectoraiz --data-dir "$data" token reset 2>/dev/null)
+
 ./vectoraiz --data-dir "$data" --listen "$listen" serve &
 vz_pid=$!
 
@@ -25,10 +28,33 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+# Register the sample databases (read-only users). The throwaway servers get
+# new ports and passwords each run, so an existing entry of the same name is
+# updated in place.
+api() { curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+register() { # name type port db user password
+  local body id
+  body=$(printf '{"name":"%s","db_type":"%s","host":"127.0.0.1","port":%s,"database":"%s","username":"%s","password":"%s","ssl_mode":"disable"}' \
+    "$1" "$2" "$3" "$4" "$5" "$6")
+  id=$(api "${url}api/v1/db/connections" | python3 -c '
+import json, sys
+name = sys.argv[1]
+print(next((c["id"] for c in json.load(sys.stdin)["connections"] if c["name"] == name), ""))' "$1")
+  if [ -n "$id" ]; then
+    api -X PUT "${url}api/v1/db/connections/$id" -d "$body" >/dev/null
+  else
+    api -X POST "${url}api/v1/db/connections" -d "$body" >/dev/null
+  fi
+}
+register "Sample PostgreSQL" postgresql "$VZ_PG_PORT" "$VZ_PG_DB" "$VZ_PG_RO_USER" "$VZ_PG_RO_PASSWORD"
+register "Sample MariaDB" mysql "$VZ_MY_PORT" "$VZ_MY_DB" "$VZ_MY_RO_USER" "$VZ_MY_RO_PASSWORD"
+
 cat <<MSG
 
   vectoraiz is running: $url
+  login (admin token):  $token
   health:               ${url}api/v1/health
+  try:                  curl -H "Authorization: Bearer $token" ${url}api/v1/db/connections
   data directory:       $data
 
   Sample databases (read-only user shown; admin users in 'scripts/testdb.sh env'):

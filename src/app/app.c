@@ -2,11 +2,13 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/keys.h"
 
-int vz_app_open(struct vz_app *app, struct vz_config *cfg, struct vz_err *err)
+int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struct vz_err *err)
 {
     struct vz_keys_info info;
     int rc;
@@ -24,6 +26,11 @@ int vz_app_open(struct vz_app *app, struct vz_config *cfg, struct vz_err *err)
         vz_warn("generated credentials key %s (mode 0600); back it up: losing it loses every "
                 "stored database password",
                 info.path);
+    if (flags & VZ_APP_WITH_AUTH) {
+        rc = vz_auth_open(cfg->data_dir, &app->auth, app->new_token, err);
+        if (rc < 0)
+            goto fail;
+    }
     rc = vz_store_open(cfg->data_dir, &app->store, err);
     if (rc < 0)
         goto fail;
@@ -40,5 +47,8 @@ void vz_app_close(struct vz_app *app)
 {
     vz_store_close(app->store);
     app->store = NULL;
+    vz_auth_free(app->auth);
+    app->auth = NULL;
+    OPENSSL_cleanse(app->new_token, sizeof(app->new_token));
     vz_keyring_release(&app->keys);
 }

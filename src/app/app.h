@@ -3,6 +3,7 @@
 #ifndef VZ_APP_APP_H
 #define VZ_APP_APP_H
 
+#include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "crypto/fernet.h"
@@ -12,12 +13,18 @@ struct vz_app {
     struct vz_config *cfg;  /* borrowed from the caller */
     struct vz_store *store; /* owned */
     struct vz_keyring keys; /* credentials keys; wiped on close */
+    struct vz_auth *auth;   /* owned */
+    /* Set when this start created the admin token: shown once, then wiped. */
+    char new_token[VZ_AUTH_TOKEN_TEXT_MAX + 1];
 };
 
 /* Create the data directory, load the credentials key (creating the key
  * file on first start), open the metadata store and apply migrations.
  * On failure everything opened is closed again and err says what to fix. */
-int vz_app_open(struct vz_app *app, struct vz_config *cfg, struct vz_err *err) VZ_MUST_CHECK;
+#define VZ_APP_WITH_AUTH 0x1u /* also load (or create) the admin token: the server */
+
+int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags,
+                struct vz_err *err) VZ_MUST_CHECK;
 void vz_app_close(struct vz_app *app);
 
 #endif

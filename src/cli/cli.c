@@ -16,6 +16,9 @@ struct command {
 static const struct command commands[] = {
     {"serve", vz_cmd_serve, "run the HTTP API and web UI"},
     {"migrate", vz_cmd_migrate, "create or upgrade the metadata store, then exit"},
+    {"conn", vz_cmd_conn, "add, list, show, test or remove database connections"},
+    {"schema", vz_cmd_schema, "show the tables and columns of a connection's schema"},
+    {"token", vz_cmd_token, "reset the admin token (prints the new one)"},
 };
 
 void vz_cli_fail(const char *fmt, ...)

@@ -21,6 +21,9 @@ int vz_cli_main(int argc, char **argv);
 /* Commands: argv[0] is the command name. */
 int vz_cmd_serve(struct vz_config *cfg, int argc, char **argv);
 int vz_cmd_migrate(struct vz_config *cfg, int argc, char **argv);
+int vz_cmd_conn(struct vz_config *cfg, int argc, char **argv);
+int vz_cmd_schema(struct vz_config *cfg, int argc, char **argv);
+int vz_cmd_token(struct vz_config *cfg, int argc, char **argv);
 
 /* Print "vectoraiz: <msg>" to stderr. */
 void vz_cli_fail(const char *fmt, ...) VZ_PRINTF(1, 2);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "app/app.h"
 #include "cli/cli.h"
 #include "core/log.h"
@@ -40,9 +42,16 @@ int vz_cmd_serve(struct vz_config *cfg, int argc, char **argv)
     }
     if (cfg->secret && vz_log_add_secret(cfg->secret) < 0)
         return VZ_EXIT_FAIL;
-    if (vz_app_open(&app, cfg, &err) < 0) {
+    if (vz_app_open(&app, cfg, VZ_APP_WITH_AUTH, &err) < 0) {
         vz_cli_fail("%s", err.msg);
         return VZ_EXIT_CONFIG;
+    }
+    if (app.new_token[0]) {
+        /* Shown once, on stdout (not in the log): only its hash is kept. */
+        printf("admin token (shown once; `vectoraiz token reset` makes a new one): %s\n",
+               app.new_token);
+        fflush(stdout);
+        OPENSSL_cleanse(app.new_token, sizeof(app.new_token));
     }
     if (vz_http_start(&app, &http, &err) < 0) {
         vz_cli_fail("%s", err.msg);

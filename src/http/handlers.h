@@ -8,4 +8,18 @@
 void vz_h_health(struct vz_req *r);
 void vz_h_index(struct vz_req *r);
 
+/* h_auth.c */
+void vz_h_login(struct vz_req *r);
+void vz_h_logout(struct vz_req *r);
+void vz_h_session(struct vz_req *r);
+
+/* h_connections.c */
+void vz_h_conn_create(struct vz_req *r);
+void vz_h_conn_list(struct vz_req *r);
+void vz_h_conn_get(struct vz_req *r);
+void vz_h_conn_update(struct vz_req *r);
+void vz_h_conn_delete(struct vz_req *r);
+void vz_h_conn_test(struct vz_req *r);
+void vz_h_conn_schema(struct vz_req *r);
+
 #endif

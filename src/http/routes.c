@@ -4,6 +4,16 @@
 
 static const struct vz_route routes[] = {
     {"GET", "/api/v1/health", vz_h_health, VZ_ROUTE_PUBLIC},
+    {"POST", "/api/v1/auth/login", vz_h_login, VZ_ROUTE_PUBLIC},
+    {"POST", "/api/v1/auth/logout", vz_h_logout, VZ_ROUTE_PUBLIC},
+    {"GET", "/api/v1/auth/session", vz_h_session, VZ_ROUTE_PUBLIC},
+    {"POST", "/api/v1/db/connections", vz_h_conn_create, 0},
+    {"GET", "/api/v1/db/connections", vz_h_conn_list, 0},
+    {"GET", "/api/v1/db/connections/{id}", vz_h_conn_get, 0},
+    {"PUT", "/api/v1/db/connections/{id}", vz_h_conn_update, 0},
+    {"DELETE", "/api/v1/db/connections/{id}", vz_h_conn_delete, 0},
+    {"POST", "/api/v1/db/connections/{id}/test", vz_h_conn_test, 0},
+    {"GET", "/api/v1/db/connections/{id}/schema", vz_h_conn_schema, 0},
     {"GET", "/", vz_h_index, VZ_ROUTE_PUBLIC},
 };
 

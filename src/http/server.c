@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
+#include "auth/auth.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -106,6 +108,25 @@ const char *vz_req_query(struct vz_req *r, const char *key)
 const char *vz_req_header(struct vz_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+const char *vz_req_cookie(struct vz_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, key);
+}
+
+void vz_req_client(struct vz_req *r, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    snprintf(out, n, "unknown");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)n);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)n);
 }
 
 const char *vz_req_body(struct vz_req *r, size_t *len)
@@ -218,6 +239,40 @@ int vz_req_json_object(struct vz_req *r, json_t **out)
     return VZ_OK;
 }
 
+/* ---- authentication ---- */
+
+/* Bearer token, or session cookie plus CSRF header for anything but reads.
+ * 0 if the request may go on; otherwise the 401/403 reply is set. */
+static int authorize(struct vz_req *r)
+{
+    struct vz_auth *a = r->app->auth;
+    const char *h = vz_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *cookie;
+    char csrf[VZ_AUTH_ID_LEN + 1];
+
+    if (h) {
+        if (strncasecmp(h, "Bearer ", 7) == 0 && vz_auth_token_ok(a, h + 7))
+            return 0;
+        vz_reply_error(r, 401, "unauthorized", "invalid token in the Authorization header");
+        return -1;
+    }
+    cookie = vz_req_cookie(r, VZ_AUTH_COOKIE);
+    if (cookie && vz_auth_session_ok(a, cookie, csrf)) {
+        const char *sent = vz_req_header(r, VZ_AUTH_CSRF_HEADER);
+        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+            return 0;
+        if (sent && strlen(sent) == VZ_AUTH_ID_LEN &&
+            CRYPTO_memcmp(sent, csrf, VZ_AUTH_ID_LEN) == 0)
+            return 0;
+        vz_reply_error(r, 403, "csrf_failed",
+                       "missing or wrong " VZ_AUTH_CSRF_HEADER " header for a cookie session");
+        return -1;
+    }
+    vz_reply_error(r, 401, "unauthorized",
+                   "authentication required: log in, or send Authorization: Bearer <admin token>");
+    return -1;
+}
+
 /* ---- routing ---- */
 
 /* Match path against pattern, capturing {x} segments into r->params.
@@ -280,6 +335,8 @@ static void dispatch(struct vz_req *r, char *allow, size_t allow_len)
             vz_reply_error(r, 404, "not_found", "no such endpoint: %s %s", r->method, r->url);
         return;
     }
+    if (!(hit->flags & VZ_ROUTE_PUBLIC) && authorize(r) < 0)
+        return;
     hit->fn(r);
     if (!r->reply)
         vz_reply_error(r, 500, "internal_error", "handler set no reply");

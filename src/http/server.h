@@ -46,6 +46,10 @@ const char *vz_req_param(struct vz_req *r, size_t n);
 /* Query-string argument or header, borrowed for the request, or NULL. */
 const char *vz_req_query(struct vz_req *r, const char *key);
 const char *vz_req_header(struct vz_req *r, const char *key);
+/* A cookie value, borrowed for the request, or NULL. */
+const char *vz_req_cookie(struct vz_req *r, const char *key);
+/* The client's IP address as text ("unknown" if not known). */
+void vz_req_client(struct vz_req *r, char *out, size_t n);
 /* The raw body (never NULL; empty when none). */
 const char *vz_req_body(struct vz_req *r, size_t *len);
 

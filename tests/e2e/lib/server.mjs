@@ -30,10 +30,18 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
       reject(new Error(`server exited with ${code} before listening:\n${stderr}`));
     });
   });
+  // The admin token is printed once on stdout on first start, before the
+  // server listens; the two pipes may be read in either order.
+  const tokenRe = /admin token[^:]*: (vzt_[0-9a-f]+)/;
+  for (let i = 0; i < 10 && !dataDir && !tokenRe.test(stdout); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const tokenMatch = tokenRe.exec(stdout);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     url,
     dir,
+    token: tokenMatch ? tokenMatch[1] : null,
     child,
     exited,
     get stderr() { return stderr; },
@@ -52,8 +60,9 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
 }
 
 // fetch + JSON body (or null), never throwing on HTTP errors.
-export async function api(base, method, path, { body, headers = {}, raw } = {}) {
+export async function api(base, method, path, { body, headers = {}, raw, token } = {}) {
   const init = { method, headers: { ...headers } };
+  if (token) init.headers.authorization = `Bearer ${token}`;
   if (raw !== undefined) init.body = raw;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
