@@ -423,7 +423,7 @@ void vz_intro_seal(struct vz_intro *in)
 
 static struct vz_intro_table *find_table(struct vz_intro *in, const char *name)
 {
-    struct vz_intro_table key;
+    struct vz_intro_table key = {0};
     if (!in->sealed || !in->n)
         return NULL;
     key.name = (char *)name;
