@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing
-CPPFLAGS += -Isrc -I$(DEPS)/include -I/usr/include/pg_query $(PKG_CFLAGS) \
+CPPFLAGS += -Isrc -isystem $(DEPS)/include -I/usr/include/pg_query $(PKG_CFLAGS) \
             -DVZ_VERSION='"$(VERSION)"'
 LDLIBS   += $(PKG_LIBS) -lpg_query -L$(DEPS)/lib -lduckdb -Wl,-rpath,$(DEPS)/lib \
             -lpthread -lm

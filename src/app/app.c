@@ -1,12 +1,43 @@
 #include "app/app.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "core/log.h"
 #include "core/util.h"
+#include "app/extractsvc.h"
 #include "crypto/keys.h"
+#include "jobs/runner.h"
+
+/* One process at a time runs jobs on a data directory: recovery marks every
+ * unfinished job as interrupted, which is only true when nobody else runs
+ * them. The kernel drops the lock when the process dies, so a crash never
+ * leaves it behind. */
+static int lock_jobs(struct vz_app *app, struct vz_err *err)
+{
+    char path[PATH_MAX + 16];
+    int fd;
+    snprintf(path, sizeof(path), "%s/jobs.lock", app->cfg->data_dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return vz_err_set(err, vz_errno_code(errno), "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return vz_err_set(err, VZ_ECONFLICT,
+                          "another vectoraiz process (a server or an extract) is running jobs on "
+                          "%s; use its API, or stop it first",
+                          app->cfg->data_dir);
+    }
+    app->jobs_lock_fd = fd;
+    return VZ_OK;
+}
 
 int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struct vz_err *err)
 {
@@ -14,6 +45,7 @@ int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struc
     int rc;
 
     memset(app, 0, sizeof(*app));
+    app->jobs_lock_fd = -1;
     app->cfg = cfg;
     vz_keyring_init(&app->keys);
     rc = vz_mkdir_p(cfg->data_dir, 0700, err);
@@ -37,6 +69,17 @@ int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struc
     rc = vz_store_migrate(app->store, NULL, err);
     if (rc < 0)
         goto fail;
+    if (flags & VZ_APP_WITH_JOBS) {
+        rc = lock_jobs(app, err);
+        if (rc < 0)
+            goto fail;
+        rc = vz_extractsvc_recover(app, err);
+        if (rc < 0)
+            goto fail;
+        rc = vz_runner_start(cfg->extract_workers, &app->runner, err);
+        if (rc < 0)
+            goto fail;
+    }
     return VZ_OK;
 fail:
     vz_app_close(app);
@@ -45,8 +88,14 @@ fail:
 
 void vz_app_close(struct vz_app *app)
 {
+    /* Workers first: they use the store. */
+    vz_runner_stop(app->runner);
+    app->runner = NULL;
     vz_store_close(app->store);
     app->store = NULL;
+    if (app->jobs_lock_fd >= 0)
+        close(app->jobs_lock_fd);
+    app->jobs_lock_fd = -1;
     vz_auth_free(app->auth);
     app->auth = NULL;
     OPENSSL_cleanse(app->new_token, sizeof(app->new_token));

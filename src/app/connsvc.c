@@ -259,14 +259,15 @@ int vz_connsvc_delete(struct vz_app *app, const char *id, struct vz_err *err)
 }
 
 /* Load a connection with its password and connect to it. */
-static int open_source(struct vz_app *app, const char *id, struct vz_connection **conn,
-                       struct vz_source **src, struct vz_err *err)
+int vz_connsvc_open_source(struct vz_app *app, const char *id, struct vz_connection **conn,
+                           struct vz_source **src, struct vz_err *err)
 {
     struct vz_conn_cfg cfg;
     json_t *extra = NULL;
     int rc;
 
     *src = NULL;
+    *conn = NULL;
     rc = vz_conn_get(app->store, &app->keys, id, VZ_CONN_WITH_PASSWORD, conn, err);
     if (rc < 0)
         return rc;
@@ -298,7 +299,7 @@ int vz_connsvc_test(struct vz_app *app, const char *id, json_t **out, struct vz_
 
     *out = NULL;
     memset(&tr, 0, sizeof(tr));
-    rc = open_source(app, id, &c, &src, &cerr);
+    rc = vz_connsvc_open_source(app, id, &c, &src, &cerr);
     if (rc == 0)
         rc = vz_source_test(src, &tr, &cerr);
     vz_source_close(src);
@@ -341,7 +342,7 @@ int vz_connsvc_schema(struct vz_app *app, const char *id, const char *schema, js
     int rc;
 
     *out = NULL;
-    rc = open_source(app, id, &c, &src, err);
+    rc = vz_connsvc_open_source(app, id, &c, &src, err);
     if (rc < 0) {
         if (c) {
             struct vz_err serr = VZ_ERR_INIT;
@@ -376,4 +377,31 @@ out:
     vz_source_close(src);
     vz_connection_free(c);
     return rc;
+}
+
+int vz_connsvc_resolve(struct vz_app *app, const char *ref, char *id, size_t idlen,
+                       struct vz_err *err)
+{
+    struct vz_connection **list = NULL;
+    size_t n = 0;
+    int hits = 0, rc;
+    if (vz_uuid_valid(ref)) {
+        snprintf(id, idlen, "%s", ref);
+        return VZ_OK;
+    }
+    rc = vz_conn_list(app->store, &app->keys, &list, &n, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i]->name, ref) == 0) {
+            snprintf(id, idlen, "%s", list[i]->id);
+            hits++;
+        }
+    }
+    vz_connection_list_free(list, n);
+    if (hits == 1)
+        return VZ_OK;
+    return hits ? vz_err_set(err, VZ_ECONFLICT,
+                             "more than one connection is named '%s'; use its id", ref)
+                : vz_err_set(err, VZ_ENOTFOUND, "no connection with id or name '%s'", ref);
 }

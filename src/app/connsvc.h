@@ -48,6 +48,19 @@ int vz_connsvc_test(struct vz_app *app, const char *id, json_t **out,
 int vz_connsvc_schema(struct vz_app *app, const char *id, const char *schema, json_t **out,
                       struct vz_err *err) VZ_MUST_CHECK;
 
+struct vz_source;
+/* Load connection id (with its password) and connect to it. On success
+ * *conn and *src are new (vz_connection_free(), vz_source_close()); on
+ * failure *src is NULL and *conn may be set (when the record was read) so
+ * the caller can record the error on it. */
+int vz_connsvc_open_source(struct vz_app *app, const char *id, struct vz_connection **conn,
+                           struct vz_source **src, struct vz_err *err) VZ_MUST_CHECK;
+
+/* ref is a connection id or a unique name: its id into id. VZ_ENOTFOUND,
+ * or VZ_ECONFLICT when several connections have that name. */
+int vz_connsvc_resolve(struct vz_app *app, const char *ref, char *id, size_t idlen,
+                       struct vz_err *err) VZ_MUST_CHECK;
+
 /* The connection's JSON view (new reference, NULL on allocation failure). */
 json_t *vz_connsvc_view(const struct vz_connection *c);
 

@@ -18,6 +18,8 @@ static const struct command commands[] = {
     {"migrate", vz_cmd_migrate, "create or upgrade the metadata store, then exit"},
     {"conn", vz_cmd_conn, "add, list, show, test or remove database connections"},
     {"schema", vz_cmd_schema, "show the tables and columns of a connection's schema"},
+    {"extract", vz_cmd_extract, "extract tables or one SELECT to Parquet datasets"},
+    {"datasets", vz_cmd_datasets, "list or remove datasets"},
     {"token", vz_cmd_token, "reset the admin token (prints the new one)"},
 };
 

@@ -158,31 +158,11 @@ out:
 static int resolve(struct vz_app *app, const char *ref, char *id, size_t idlen)
 {
     struct vz_err err = VZ_ERR_INIT;
-    json_t *all = NULL, *c;
-    size_t i;
-    int hits = 0;
-    if (vz_uuid_valid(ref)) {
-        snprintf(id, idlen, "%s", ref);
-        return 0;
-    }
-    if (vz_connsvc_list(app, &all, &err) < 0) {
+    if (vz_connsvc_resolve(app, ref, id, idlen, &err) < 0) {
         vz_cli_fail("%s", err.msg);
         return -1;
     }
-    json_array_foreach(all, i, c)
-    {
-        if (strcmp(jstr(c, "name"), ref) == 0) {
-            snprintf(id, idlen, "%s", jstr(c, "id"));
-            hits++;
-        }
-    }
-    json_decref(all);
-    if (hits == 1)
-        return 0;
-    vz_cli_fail(hits ? "more than one connection is named '%s'; use its id"
-                     : "no connection with id or name '%s'",
-                ref);
-    return -1;
+    return 0;
 }
 
 static int has_flag(int argc, char **argv, const char *flag)

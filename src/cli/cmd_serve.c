@@ -42,7 +42,7 @@ int vz_cmd_serve(struct vz_config *cfg, int argc, char **argv)
     }
     if (cfg->secret && vz_log_add_secret(cfg->secret) < 0)
         return VZ_EXIT_FAIL;
-    if (vz_app_open(&app, cfg, VZ_APP_WITH_AUTH, &err) < 0) {
+    if (vz_app_open(&app, cfg, VZ_APP_WITH_AUTH | VZ_APP_WITH_JOBS, &err) < 0) {
         vz_cli_fail("%s", err.msg);
         return VZ_EXIT_CONFIG;
     }

@@ -13,7 +13,8 @@ enum setting_id {
     S_SECRET,
     S_SECRET_OLD,
     S_LOG_LEVEL,
-    S_THREADS
+    S_THREADS,
+    S_WORKERS
 };
 
 struct setting {
@@ -37,6 +38,8 @@ static const struct setting settings[] = {
      "comma-separated earlier keys, accepted for reading during rotation"},
     {S_LOG_LEVEL, "VECTORAIZ_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
     {S_THREADS, "VECTORAIZ_HTTP_THREADS", "http-threads", "4", "HTTP worker threads (1-64)"},
+    {S_WORKERS, "VECTORAIZ_EXTRACT_WORKERS", "extract-workers", "2",
+     "extractions that run at once (1-16); more wait in a queue"},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -50,6 +53,7 @@ void vz_config_init(struct vz_config *c)
     c->extract_max_rows = 5000000;
     c->log_level = VZ_LOG_INFO;
     c->http_threads = 4;
+    c->extract_workers = 2;
 }
 
 static void free_secret(char **p)
@@ -155,6 +159,11 @@ static int apply(struct vz_config *c, const struct setting *s, const char *name,
         rc = parse_ll(name, v, 1, 64, &x, err);
         if (rc == 0)
             c->http_threads = (int)x;
+        return rc;
+    case S_WORKERS:
+        rc = parse_ll(name, v, 1, 16, &x, err);
+        if (rc == 0)
+            c->extract_workers = (int)x;
         return rc;
     case S_LOG_LEVEL:
         if (vz_log_level_parse(v, &c->log_level) < 0)

@@ -21,6 +21,7 @@ struct vz_config {
     char *secret_old;            /* VECTORAIZ_APIKEY_HMAC_SECRET_OLD: owned, may be NULL */
     enum vz_log_level log_level; /* VECTORAIZ_LOG_LEVEL, --log-level */
     int http_threads;            /* VECTORAIZ_HTTP_THREADS */
+    int extract_workers;         /* VECTORAIZ_EXTRACT_WORKERS */
 };
 
 /* A getenv-like lookup so tests can supply their own environment.

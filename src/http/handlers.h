@@ -22,4 +22,14 @@ void vz_h_conn_delete(struct vz_req *r);
 void vz_h_conn_test(struct vz_req *r);
 void vz_h_conn_schema(struct vz_req *r);
 
+/* h_datasets.c */
+void vz_h_extract(struct vz_req *r);
+void vz_h_job_get(struct vz_req *r);
+void vz_h_job_cancel(struct vz_req *r);
+void vz_h_dataset_list(struct vz_req *r);
+void vz_h_dataset_get(struct vz_req *r);
+void vz_h_dataset_delete(struct vz_req *r);
+void vz_h_dataset_download(struct vz_req *r);
+void vz_h_dataset_rows(struct vz_req *r);
+
 #endif

@@ -14,6 +14,14 @@ static const struct vz_route routes[] = {
     {"DELETE", "/api/v1/db/connections/{id}", vz_h_conn_delete, 0},
     {"POST", "/api/v1/db/connections/{id}/test", vz_h_conn_test, 0},
     {"GET", "/api/v1/db/connections/{id}/schema", vz_h_conn_schema, 0},
+    {"POST", "/api/v1/db/connections/{id}/extract", vz_h_extract, 0},
+    {"GET", "/api/v1/jobs/{id}", vz_h_job_get, 0},
+    {"POST", "/api/v1/jobs/{id}/cancel", vz_h_job_cancel, 0},
+    {"GET", "/api/v1/datasets", vz_h_dataset_list, 0},
+    {"GET", "/api/v1/datasets/{id}", vz_h_dataset_get, 0},
+    {"DELETE", "/api/v1/datasets/{id}", vz_h_dataset_delete, 0},
+    {"GET", "/api/v1/datasets/{id}/download", vz_h_dataset_download, 0},
+    {"GET", "/api/v1/datasets/{id}/rows", vz_h_dataset_rows, 0},
     {"GET", "/", vz_h_index, VZ_ROUTE_PUBLIC},
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -45,6 +46,10 @@ struct vz_req {
     char *hdr_name[MAX_EXTRA_HEADERS], *hdr_value[MAX_EXTRA_HEADERS];
     size_t nhdr;
     int64_t started_ms;
+    /* a file reply instead of JSON (fd >= 0) */
+    int file_fd;
+    uint64_t file_size;
+    char file_type[64];
 };
 
 /* ---- error mapping: one table from VZ_E* code to status and JSON code ---- */
@@ -187,6 +192,22 @@ void vz_reply_err(struct vz_req *r, const struct vz_err *err)
     if (status >= 500)
         vz_warn("%s %s -> %u: %s", r->method, r->url, status, err->msg);
     vz_reply_error(r, status, name, "%s", err->msg[0] ? err->msg : vz_strerror(err->code));
+}
+
+void vz_reply_file(struct vz_req *r, int fd, uint64_t size, const char *content_type,
+                   const char *filename)
+{
+    char disp[300];
+    if (r->file_fd >= 0)
+        close(r->file_fd);
+    r->file_fd = fd;
+    r->file_size = size;
+    snprintf(r->file_type, sizeof(r->file_type), "%s", content_type);
+    snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
+    if (vz_reply_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp) < 0) {
+        /* the body is still right; only the suggested name is lost */
+    }
+    set_reply_text(r, 200, strdup(""));
 }
 
 int vz_reply_header(struct vz_req *r, const char *name, const char *value)
@@ -348,10 +369,20 @@ static enum MHD_Result send_reply(struct vz_req *r, const char *allow)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
-    resp = MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    if (r->file_fd >= 0) {
+        /* MHD owns the fd from here and closes it with the response. */
+        resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
+        if (!resp)
+            return MHD_NO;
+        r->file_fd = -1;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->file_type);
+    } else {
+        resp = MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8");
+    }
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow && *allow)
@@ -371,6 +402,8 @@ static void req_free(struct vz_req *r)
         return;
     vz_buf_release(&r->body);
     json_decref(r->json);
+    if (r->file_fd >= 0)
+        close(r->file_fd);
     free(r->reply);
     for (size_t i = 0; i < r->nhdr; i++) {
         free(r->hdr_name[i]);
@@ -398,6 +431,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->url = url;
         r->started_ms = vz_mono_ms();
+        r->file_fd = -1;
         vz_buf_init(&r->body, VZ_MAX_HTTP_BODY);
         *req_cls = r;
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -8,6 +8,8 @@
 #ifndef VZ_HTTP_SERVER_H
 #define VZ_HTTP_SERVER_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "app/app.h"
@@ -64,6 +66,10 @@ void vz_reply_error(struct vz_req *r, unsigned status, const char *code, const c
     VZ_PRINTF(4, 5);
 /* Reply with the status and code that belong to err->code, and err->msg. */
 void vz_reply_err(struct vz_req *r, const struct vz_err *err);
+/* Reply with the contents of an open file (taken over: closed by the
+ * server) as an attachment called filename. */
+void vz_reply_file(struct vz_req *r, int fd, uint64_t size, const char *content_type,
+                   const char *filename);
 /* Any extra response header (e.g. Set-Cookie). Copied. */
 int vz_reply_header(struct vz_req *r, const char *name, const char *value) VZ_MUST_CHECK;
 

@@ -104,6 +104,9 @@ static int pg_connect_error(const char *raw, const char *password, const char *h
     }
     if (contains(detail, "no password supplied") || contains(detail, "password authentication"))
         return vz_err_set(err, VZ_EAUTH, "the server asked for a password but none was given");
+    if (contains(detail, "root certificate file"))
+        return vz_err_set(err, VZ_ECONNECT, "%s (give the CA file as sslrootcert in extra_options)",
+                          detail);
     if (contains(detail, "SSL") || contains(detail, "certificate"))
         return vz_err_set(err, VZ_ECONNECT, "%s", detail);
     if (contains(detail, "Connection refused"))
@@ -365,8 +368,11 @@ static int pg_open(struct vz_source *s, const struct vz_conn_cfg *cfg, struct vz
     KV("user", cfg->username);
     KV("password", cfg->password);
     /* Passwords come from us only, never from a ~/.pgpass of the service
-     * account; Kerberos (GSS) encryption is not part of our setup. */
-    KV("passfile", "/dev/null");
+     * account. libpq warns on stderr about a passfile that is not a regular
+     * file (so not /dev/null) and stays silent about one that cannot exist:
+     * nothing can be created below /dev/null. Kerberos (GSS) encryption is
+     * not part of our setup. */
+    KV("passfile", "/dev/null/no-pgpass");
     KV("gssencmode", "disable");
     KV("sslmode", pg_sslmode(cfg->ssl_mode));
     if (extra_str(cfg->extra, "sslrootcert"))

@@ -97,16 +97,25 @@ static int check_cfg(const struct vz_conn_cfg *cfg, struct vz_err *err)
 int vz_source_open(const struct vz_conn_cfg *cfg, struct vz_source **out, struct vz_err *err)
 {
     const struct vz_source_ops *ops;
-    struct vz_conn_cfg c;
-    struct vz_source *s = NULL;
-    int rc;
-
     *out = NULL;
     if (!cfg)
         return vz_err_set(err, VZ_EINVAL, "no connection settings");
     ops = find_ops(cfg->type);
     if (!ops)
         return vz_err_set(err, VZ_EUNSUPPORTED, "unsupported database type");
+    return vz_source_open_with(ops, cfg, out, err);
+}
+
+int vz_source_open_with(const struct vz_source_ops *ops, const struct vz_conn_cfg *cfg,
+                        struct vz_source **out, struct vz_err *err)
+{
+    struct vz_conn_cfg c;
+    struct vz_source *s = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!cfg || !ops)
+        return vz_err_set(err, VZ_EINVAL, "no connection settings");
     rc = check_cfg(cfg, err);
     if (rc < 0)
         return rc;
@@ -178,6 +187,29 @@ int vz_source_introspect(struct vz_source *s, const char *schema, json_t **out, 
     if (!schema)
         schema = s->ops->default_schema(s);
     return s->ops->introspect(s, schema, out, err);
+}
+
+int vz_source_stream_open(struct vz_source *s, const char *sql, struct vz_stream *st,
+                          struct vz_err *err)
+{
+    if (!s->ops->stream_open)
+        return vz_err_set(err, VZ_EUNSUPPORTED, "%s cannot stream results", s->ops->name);
+    return s->ops->stream_open(s, sql, st, err);
+}
+
+int vz_source_stream_fill(struct vz_source *s, struct vz_stream *st, void *duckdb_chunk,
+                          size_t *nrows, struct vz_err *err)
+{
+    *nrows = 0;
+    if (!s->ops->stream_fill)
+        return vz_err_set(err, VZ_EUNSUPPORTED, "%s cannot stream results", s->ops->name);
+    return s->ops->stream_fill(s, st, duckdb_chunk, nrows, err);
+}
+
+void vz_source_stream_close(struct vz_source *s, struct vz_stream *st)
+{
+    if (s && s->ops->stream_close)
+        s->ops->stream_close(s, st);
 }
 
 int vz_source_cancel(struct vz_source *s, struct vz_err *err)

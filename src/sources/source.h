@@ -11,7 +11,17 @@
  * limit; no multi-statement support). Connection settings are passed as
  * keyword arrays / option calls, never pasted into a connection string.
  * Every call has a deadline: connecting gives up after cfg->connect_timeout_s
- * (default 10 s).
+ * (default 10 s) whatever the server does after accepting the TCP connection
+ * (only the host name lookup is left to the system resolver's own timeouts);
+ * the server ends statements after statement_timeout_ms (VZ_ETIMEOUT), and a
+ * server that stays silent well beyond that is given up on, which ends the
+ * session.
+ *
+ * Only TCP: a PostgreSQL host starting with '/' or '@' (a local socket) is
+ * refused, and MySQL's "localhost" means 127.0.0.1/::1, not the socket. A
+ * host containing ',' (libpq: a list of hosts) is refused, and so is, for
+ * MySQL, one containing '=', ';' or blanks (libmariadb would read it as
+ * "key=value;..." connection options).
  *
  * Error messages never contain the password. A source object is used by one
  * thread at a time; vz_source_cancel() is the exception and may be called
@@ -75,7 +85,13 @@ int vz_source_open(const struct vz_conn_cfg *cfg, struct vz_source **out,
                    struct vz_err *err) VZ_MUST_CHECK;
 void vz_source_close(struct vz_source *s); /* NULL is ok */
 
-/* One round trip, the server version and whether the user can write. */
+/* One round trip, the server version and whether the user can write.
+ * PostgreSQL: superuser, or any INSERT/UPDATE/DELETE/TRUNCATE privilege on a
+ * table or view outside the system schemas, or CREATE on the database or a
+ * schema. MySQL: a write privilege (INSERT, UPDATE, DELETE, CREATE, DROP,
+ * ALTER, INDEX, TRIGGER, EVENT, FILE, SUPER, ALL) in SHOW GRANTS on any
+ * object; privileges reached only through roles are not seen. On failure
+ * out->can_write is -1. */
 int vz_source_test(struct vz_source *s, struct vz_test_result *out,
                    struct vz_err *err) VZ_MUST_CHECK;
 
@@ -83,13 +99,17 @@ int vz_source_test(struct vz_source *s, struct vz_test_result *out,
  * connection's database on MySQL. Borrowed for the source's lifetime. */
 const char *vz_source_default_schema(struct vz_source *s);
 
-/* Schemas (MySQL: databases) the user can see, system ones left out.
- * *out is a new JSON array of strings, sorted. */
+/* Schemas (MySQL: databases) the user can see, system ones left out
+ * (PostgreSQL: pg_*, information_schema, and schemas without USAGE; MySQL:
+ * information_schema, performance_schema, mysql, sys). *out is a new JSON
+ * array of strings, sorted bytewise. */
 int vz_source_list_schemas(struct vz_source *s, json_t **out, struct vz_err *err) VZ_MUST_CHECK;
 
-/* Every table and view of one schema, a constant number of catalog queries
- * whatever the table count (never COUNT(*)). *out is a new JSON array,
- * sorted by name, of:
+/* Every table and view of one schema (NULL: the default schema), a constant
+ * number of catalog queries whatever the table count (never COUNT(*)); the
+ * schema name is always a bound parameter. PostgreSQL partitions are left
+ * out (their parent stands for them). *out is a new JSON array, sorted by
+ * name bytewise, of:
  *   {"name": str, "schema": str, "kind": "table"|"view"|"materialized_view"|"partitioned_table",
  *    "estimated_rows": int|null,   (PG pg_class.reltuples, MySQL TABLE_ROWS; null if unknown)
  *    "estimated_bytes": int|null,  (PG pg_total_relation_size, MySQL DATA_LENGTH)
@@ -113,8 +133,26 @@ int vz_source_introspect(struct vz_source *s, const char *schema, json_t **out,
                          struct vz_err *err) VZ_MUST_CHECK;
 
 /* Ask the server to stop the statement running on s (PQcancel / KILL QUERY
- * on a second connection). Safe from any thread. */
+ * on a second connection). Safe from any thread while another thread is
+ * inside a call on s, but not concurrently with vz_source_close(). The
+ * interrupted call fails with VZ_ECANCELLED; with nothing running this is
+ * harmless. 0 when the request was delivered, else VZ_ECONNECT/VZ_ESOURCE. */
 int vz_source_cancel(struct vz_source *s, struct vz_err *err) VZ_MUST_CHECK;
+
+/* --- streaming a result (extraction); see extract/stream.h --- */
+
+struct vz_stream;
+/* Start sql (already validated: our own SELECT, or custom SQL that passed
+ * sqlguard) inside a READ ONLY transaction, describe its columns into st
+ * and map them (M2). */
+int vz_source_stream_open(struct vz_source *s, const char *sql, struct vz_stream *st,
+                          struct vz_err *err) VZ_MUST_CHECK;
+/* Decode up to VZ_STREAM_CHUNK rows into chunk (typed as the kept columns
+ * of st, in order); *nrows = 0 at the end. */
+int vz_source_stream_fill(struct vz_source *s, struct vz_stream *st, void *duckdb_chunk,
+                          size_t *nrows, struct vz_err *err) VZ_MUST_CHECK;
+/* End the query and the transaction (also mid-stream). Never fails. */
+void vz_source_stream_close(struct vz_source *s, struct vz_stream *st);
 
 /* --- for backends --- */
 
@@ -136,7 +174,18 @@ struct vz_source_ops {
      * first column of its first row (if any) to out. May be NULL. */
     int (*query_for_test)(struct vz_source *s, const char *sql, char *out, size_t n,
                           struct vz_err *err);
+    /* streaming (optional: NULL = VZ_EUNSUPPORTED); see extract/stream.h */
+    int (*stream_open)(struct vz_source *s, const char *sql, struct vz_stream *st,
+                       struct vz_err *err);
+    int (*stream_fill)(struct vz_source *s, struct vz_stream *st, void *duckdb_chunk,
+                       size_t *nrows, struct vz_err *err);
+    void (*stream_close)(struct vz_source *s, struct vz_stream *st);
 };
+
+/* Like vz_source_open() with a caller-supplied ops table: test sources and
+ * fault injection (tests/unit). */
+int vz_source_open_with(const struct vz_source_ops *ops, const struct vz_conn_cfg *cfg,
+                        struct vz_source **out, struct vz_err *err) VZ_MUST_CHECK;
 
 /* The backend's private state (priv_size bytes). */
 void *vz_source_priv(struct vz_source *s);

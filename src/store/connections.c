@@ -432,3 +432,26 @@ out:
     free(sealed_msg);
     return rc;
 }
+
+int vz_conn_touch_sync(struct vz_store *st, const char *id, struct vz_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    char now[32];
+    int rc = VZ_OK;
+    vz_now_iso(now);
+    vz_store_lock(st);
+    if (sqlite3_prepare_v2(vz_store_db(st),
+                           "UPDATE database_connections SET last_sync_at = ? WHERE id = ?", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = vz_store_fail(st, "updating connection", err);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = vz_store_fail(st, "updating connection", err);
+out:
+    sqlite3_finalize(q);
+    vz_store_unlock(st);
+    return rc; /* a deleted connection is not an error: nothing to touch */
+}

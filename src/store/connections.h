@@ -72,4 +72,7 @@ int vz_conn_set_status(struct vz_store *st, const struct vz_keyring *ring, const
                        const char *error_message, long long table_count,
                        struct vz_err *err) VZ_MUST_CHECK;
 
+/* last_sync_at = now (after a successful extraction). */
+int vz_conn_touch_sync(struct vz_store *st, const char *id, struct vz_err *err) VZ_MUST_CHECK;
+
 #endif

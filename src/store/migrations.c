@@ -61,8 +61,23 @@ static const char m1_sql[] =
     "CREATE INDEX jobs_by_dataset ON jobs(dataset_id);\n"
     "CREATE INDEX jobs_by_state ON jobs(state);\n";
 
+/* 2: what extraction records beyond the spec's columns: the SQL that ran,
+ * the request options, sizes and timings; job phase and live counters. */
+static const char m2_sql[] =
+    "ALTER TABLE datasets ADD COLUMN source_sql TEXT;\n"
+    "ALTER TABLE datasets ADD COLUMN options TEXT NOT NULL DEFAULT '{}';\n"
+    "ALTER TABLE datasets ADD COLUMN byte_size INTEGER;\n"
+    "ALTER TABLE datasets ADD COLUMN extract_seconds REAL;\n"
+    "ALTER TABLE datasets ADD COLUMN last_job_id VARCHAR(36);\n"
+    "ALTER TABLE jobs ADD COLUMN phase VARCHAR(32);\n"
+    "ALTER TABLE jobs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE jobs ADD COLUMN rate REAL NOT NULL DEFAULT 0;\n"
+    "CREATE UNIQUE INDEX datasets_one_per_source ON datasets(source_connection_id, source_table)\n"
+    "  WHERE source_type = 'database' AND source_table <> 'custom_query';\n";
+
 static const struct vz_migration migrations[] = {
     {1, "connections_datasets_jobs", m1_sql},
+    {2, "extraction_details", m2_sql},
 };
 
 const struct vz_migration *vz_migrations(size_t *n)
