@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "extract/typemap.h"
+#include "sources/rolesql.h"
 #include "sources/source.h"
 
 #define MAX_NAME 255
@@ -404,4 +405,36 @@ int vz_connsvc_resolve(struct vz_app *app, const char *ref, char *id, size_t idl
     return hits ? vz_err_set(err, VZ_ECONFLICT,
                              "more than one connection is named '%s'; use its id", ref)
                 : vz_err_set(err, VZ_ENOTFOUND, "no connection with id or name '%s'", ref);
+}
+
+int vz_connsvc_role_sql(struct vz_app *app, const char *id, const char *schema, const char *role,
+                        json_t **out, struct vz_err *err)
+{
+    struct vz_connection *c = NULL;
+    struct vz_buf sql = VZ_BUF_INIT(0);
+    int rc, pg;
+
+    *out = NULL;
+    rc = vz_conn_get(app->store, &app->keys, id, 0, &c, err);
+    if (rc < 0)
+        return rc;
+    pg = strcmp(c->db_type, "postgresql") == 0;
+    rc = pg ? vz_rolesql_postgres(c->database, schema && *schema ? schema : "public", NULL, role,
+                                  NULL, 0, &sql, err)
+            : vz_rolesql_mysql(c->database, role, NULL, NULL, &sql, err);
+    if (rc == 0) {
+        *out = json_pack(
+            "{s:s, s:s, s:s, s:s}", "db_type", c->db_type, "role",
+            role && *role ? role : VZ_ROLESQL_DEFAULT_ROLE, "sql", vz_buf_cstr(&sql), "notes",
+            pg ? "Run as a superuser or the database owner, replace the password, then use the "
+                 "new role in this connection. The ALTER DEFAULT PRIVILEGES line covers tables "
+                 "created later by the role that runs it."
+               : "Run as an administrator, replace the password, then use the new user in this "
+                 "connection. Narrow the host pattern '%' to vectoraiz's address if you can.");
+        if (!*out)
+            rc = vz_err_set(err, VZ_ENOMEM, NULL);
+    }
+    vz_buf_release(&sql);
+    vz_connection_free(c);
+    return rc;
 }

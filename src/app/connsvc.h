@@ -56,6 +56,12 @@ struct vz_source;
 int vz_connsvc_open_source(struct vz_app *app, const char *id, struct vz_connection **conn,
                            struct vz_source **src, struct vz_err *err) VZ_MUST_CHECK;
 
+/* The SQL a DBA runs to create a SELECT-only role for this connection's
+ * database (and schema on PostgreSQL; NULL = public): {db_type, role, sql,
+ * notes}. role/password NULL = placeholders. Nothing is sent to the server. */
+int vz_connsvc_role_sql(struct vz_app *app, const char *id, const char *schema, const char *role,
+                        json_t **out, struct vz_err *err) VZ_MUST_CHECK;
+
 /* ref is a connection id or a unique name: its id into id. VZ_ENOTFOUND,
  * or VZ_ECONFLICT when several connections have that name. */
 int vz_connsvc_resolve(struct vz_app *app, const char *ref, char *id, size_t idlen,

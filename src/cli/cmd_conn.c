@@ -203,6 +203,8 @@ static int conn_one(struct vz_app *app, const char *verb, int argc, char **argv,
         return VZ_EXIT_FAIL;
     if (strcmp(verb, "show") == 0)
         rc = vz_connsvc_get(app, id, &out, &err);
+    else if (strcmp(verb, "role-sql") == 0)
+        rc = vz_connsvc_role_sql(app, id, NULL, NULL, &out, &err);
     else if (strcmp(verb, "test") == 0)
         rc = vz_connsvc_test(app, id, &out, &err);
     else
@@ -225,6 +227,9 @@ static int conn_one(struct vz_app *app, const char *verb, int argc, char **argv,
         rc = print_json(out);
     } else if (strcmp(verb, "show") == 0) {
         print_conn(out);
+        rc = VZ_EXIT_OK;
+    } else if (strcmp(verb, "role-sql") == 0) {
+        printf("%s\n-- %s\n", jstr(out, "sql"), jstr(out, "notes"));
         rc = VZ_EXIT_OK;
     } else if (json_is_true(json_object_get(out, "ok"))) {
         printf("ok: %s, %lld ms\n", jstr(out, "server_version"),
@@ -285,14 +290,15 @@ int vz_cmd_conn(struct vz_config *cfg, int argc, char **argv)
     int as_json = has_flag(argc, argv, "--json"), rc;
 
     if (!verb || (strcmp(verb, "add") && strcmp(verb, "list") && strcmp(verb, "show") &&
-                  strcmp(verb, "test") && strcmp(verb, "rm"))) {
+                  strcmp(verb, "test") && strcmp(verb, "rm") && strcmp(verb, "role-sql"))) {
         fprintf(stderr,
                 "usage: vectoraiz conn add --name N --type postgresql|mysql --host H [--port P]\n"
                 "                          --database D --user U (--password-stdin | "
                 "--password-env VAR)\n"
                 "                          [--ssl-mode M] [--extra JSON] [--json]\n"
                 "       vectoraiz conn list [--json]\n"
-                "       vectoraiz conn show|test|rm CONN [--json]   (CONN: id or name)\n");
+                "       vectoraiz conn show|test|rm|role-sql CONN [--json]   (CONN: id or "
+                "name)\n");
         return VZ_EXIT_USAGE;
     }
     if (with_app(cfg, &app) < 0)

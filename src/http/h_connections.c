@@ -105,3 +105,16 @@ void vz_h_conn_schema(struct vz_req *r)
     rc = vz_connsvc_schema(vz_req_app(r), id, vz_req_query(r, "schema"), &out, &err);
     reply_result(r, rc, 200, out, &err);
 }
+
+void vz_h_conn_role_sql(struct vz_req *r)
+{
+    struct vz_err err = VZ_ERR_INIT;
+    json_t *out = NULL;
+    const char *id = id_or_reply(r);
+    int rc;
+    if (!id)
+        return;
+    rc = vz_connsvc_role_sql(vz_req_app(r), id, vz_req_query(r, "schema"), vz_req_query(r, "role"),
+                             &out, &err);
+    reply_result(r, rc, 200, out, &err);
+}

@@ -21,6 +21,7 @@ void vz_h_conn_update(struct vz_req *r);
 void vz_h_conn_delete(struct vz_req *r);
 void vz_h_conn_test(struct vz_req *r);
 void vz_h_conn_schema(struct vz_req *r);
+void vz_h_conn_role_sql(struct vz_req *r);
 
 /* h_datasets.c */
 void vz_h_extract(struct vz_req *r);

@@ -14,6 +14,7 @@ static const struct vz_route routes[] = {
     {"DELETE", "/api/v1/db/connections/{id}", vz_h_conn_delete, 0},
     {"POST", "/api/v1/db/connections/{id}/test", vz_h_conn_test, 0},
     {"GET", "/api/v1/db/connections/{id}/schema", vz_h_conn_schema, 0},
+    {"GET", "/api/v1/db/connections/{id}/readonly-role", vz_h_conn_role_sql, 0},
     {"POST", "/api/v1/db/connections/{id}/extract", vz_h_extract, 0},
     {"GET", "/api/v1/jobs/{id}", vz_h_job_get, 0},
     {"POST", "/api/v1/jobs/{id}/cancel", vz_h_job_cancel, 0},

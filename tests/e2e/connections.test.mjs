@@ -453,3 +453,22 @@ describe('bad input', () => {
     assert.equal((await call('PUT', '/api/v1/db/connections/nope', { name: 'x' })).status, 404);
   });
 });
+
+describe('read-only role wizard', () => {
+  test('returns the CREATE ROLE / GRANT SQL for each database', async () => {
+    const p = await create(pg());
+    const r = await call('GET', `/api/v1/db/connections/${p.id}/readonly-role?schema=sales&role=ro_bot`);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.json.sql, /CREATE ROLE "ro_bot" LOGIN PASSWORD/);
+    assert.match(r.json.sql, /GRANT SELECT ON ALL TABLES IN SCHEMA "sales"/);
+    assert.match(r.json.sql, /ALTER DEFAULT PRIVILEGES/);
+    assert.match(r.json.sql, /pg_read_all_data/);
+    assert.ok(!r.json.sql.includes(E.VZ_PG_RO_PASSWORD));
+    const m = await create(my());
+    const r2 = await call('GET', `/api/v1/db/connections/${m.id}/readonly-role`);
+    assert.equal(r2.status, 200);
+    assert.match(r2.json.sql, /CREATE USER 'vectoraiz_reader'@'%'/);
+    assert.match(r2.json.sql, /GRANT SELECT, SHOW VIEW ON `vz\\?_test`\.\*/);
+    assert.equal((await api(srv.url, 'GET', `/api/v1/db/connections/${m.id}/readonly-role`)).status, 401);
+  });
+});
