@@ -13,7 +13,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# The language and warning flags stay when a caller sets CFLAGS (make asan).
+override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing
 CPPFLAGS += -Isrc -isystem $(DEPS)/include -I/usr/include/pg_query $(PKG_CFLAGS) \
             -DVZ_VERSION='"$(VERSION)"'
@@ -101,3 +102,48 @@ clean:
 	rm -rf build build-asan vectoraiz
 
 -include $(OBJ:.o=.d) $(BUILD)/src/main.d
+
+# libFuzzer targets (clang); FUZZ_SECONDS per target.
+# Every tests/fuzz/fuzz_X.c becomes build-fuzz/fuzz_X, linked against the
+# sources compiled again with clang and the sanitizers, and runs on a scratch
+# copy of tests/fuzz/corpus/X (new inputs land in the copy, not the repo).
+# Any crash, leak, UBSan report or timeout fails the target; the input that
+# caused it is left in build-fuzz/ as crash-*/leak-*/timeout-*.
+FUZZ_SECONDS ?= 300
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g $(filter-out -O% -g -Werror,$(CFLAGS)) $(FUZZ_SAN)
+FUZZ_LIB_SRC ?= $(SRC)
+FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libvz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libvz.a
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvz.a \
+	    $(LDLIBS)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BIN)
+	@set -e; for bin in $(FUZZ_BIN); do \
+	    name=$${bin##*/fuzz_}; work=$(FUZZ_BUILD)/corpus/$$name; \
+	    rm -rf $$work; mkdir -p $$work; \
+	    if [ -d tests/fuzz/corpus/$$name ]; then cp -R tests/fuzz/corpus/$$name/. $$work/; fi; \
+	    echo "  FUZZ    $$bin for $(FUZZ_SECONDS)s"; \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $$bin -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_BUILD)/ $$work; \
+	done
+
+-include $(FUZZ_OBJ:.o=.d)

@@ -702,6 +702,24 @@ out:
     return rc;
 }
 
+/* DuckDB's spill directory of an interrupted run: flat, files only. */
+static int remove_spill_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        char f[PATH_MAX + 600];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+        (void)unlink(f); /* rmdir below reports what is left */
+    }
+    closedir(d);
+    return rmdir(path);
+}
+
 int vz_extractsvc_recover(struct vz_app *app, struct vz_err *err)
 {
     DIR *dir;
@@ -723,12 +741,16 @@ int vz_extractsvc_recover(struct vz_app *app, struct vz_err *err)
         return VZ_OK;
     while ((e = readdir(dir)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (len > 12 && strcmp(e->d_name + len - 12, ".parquet.tmp") == 0) {
-            char path[PATH_MAX + 300];
-            snprintf(path, sizeof(path), "%s/%s", app->cfg->data_dir, e->d_name);
-            if (unlink(path) == 0)
-                vz_info("removed leftover temp file %s", path);
-        }
+        char path[PATH_MAX + 300];
+        int tmp = len > 12 && strcmp(e->d_name + len - 12, ".parquet.tmp") == 0;
+        int spill = len > 14 && strcmp(e->d_name + len - 14, ".parquet.spill") == 0;
+        if (!tmp && !spill)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", app->cfg->data_dir, e->d_name);
+        if (tmp && unlink(path) == 0)
+            vz_info("removed leftover temp file %s", path);
+        if (spill && remove_spill_dir(path) == 0)
+            vz_info("removed leftover spill directory %s", path);
     }
     closedir(dir);
     return VZ_OK;

@@ -25,6 +25,7 @@
 #include <mysql.h>
 
 #include "core/util.h"
+#include "sources/mysql_internal.h"
 #include "sources/source_internal.h"
 
 /* Server error numbers (mysqld_error.h) and client ones (errmsg.h) we map. */
@@ -58,24 +59,6 @@ enum {
     MY_CR_SSL_CONNECTION_ERROR = 2026,
     MY_CR_AUTH_PLUGIN_CANNOT_LOAD = 2059,
     MY_CR_AUTH_PLUGIN_ERR = 2061,
-};
-
-/* What the spec and MySQL call the SSL modes, reduced to what we do. */
-enum mys_ssl { MY_SSL_DISABLE, MY_SSL_PREFERRED, MY_SSL_REQUIRED, MY_SSL_VERIFY };
-
-struct mys {
-    MYSQL *conn;
-    /* Copies kept for the second connection vz_source_cancel() opens. */
-    char *host, *user, *password, *database, *ssl_ca, *ssl_cert, *ssl_key;
-    enum mys_ssl ssl;
-    int port, connect_timeout_s, stmt_timeout_ms;
-    unsigned long thread_id;
-    int mariadb;
-    unsigned last_errno; /* of the last failed statement, 0 if none */
-    int64_t connect_ms;
-    char hostport[300];
-    char version[128];
-    atomic_int cancel_requested;
 };
 
 /* ---- errors ---- */
@@ -336,6 +319,16 @@ static int mys_exec(struct mys *m, const char *sql, struct vz_err *err)
     else if (mysql_errno(m->conn))
         return mys_conn_error(m, err);
     return 0;
+}
+
+int vz_mys_exec(struct mys *m, const char *sql, struct vz_err *err)
+{
+    return mys_exec(m, sql, err);
+}
+
+int vz_mys_conn_error(struct mys *m, struct vz_err *err)
+{
+    return mys_conn_error(m, err);
 }
 
 /* Session settings, all fixed text. READ ONLY must hold; the statement time
@@ -1059,4 +1052,7 @@ const struct vz_source_ops vz_mysql_ops = {
     .close = mys_close,
     .default_schema = mys_default_schema,
     .query_for_test = mys_query_for_test,
+    .stream_open = vz_mys_stream_open,
+    .stream_fill = vz_mys_stream_fill,
+    .stream_close = vz_mys_stream_close,
 };

@@ -20,18 +20,8 @@
 #include <libpq-fe.h>
 
 #include "core/util.h"
+#include "sources/pg_internal.h"
 #include "sources/source_internal.h"
-
-struct pg {
-    PGconn *conn;
-    PGcancel *cancel; /* made once after connecting; PQcancel() on it is thread-safe */
-    char *schema;     /* default schema */
-    char hostport[300];
-    int stmt_timeout_ms;
-    int64_t connect_ms;
-    int broken;                  /* a statement overran our deadline: the session is unusable */
-    atomic_int cancel_requested; /* set by pg_cancel(), read when a statement fails */
-};
 
 /* Nothing reaches stderr behind the caller's back: server notices are not
  * errors and the caller never asked for them. */
@@ -148,7 +138,7 @@ static int pg_sqlstate_code(const char *state, int cancelled)
     return VZ_ESOURCE;
 }
 
-static int pg_result_error(struct pg *p, const PGresult *r, struct vz_err *err)
+int vz_pg_result_error(struct pg *p, const PGresult *r, struct vz_err *err)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
@@ -163,7 +153,7 @@ static int pg_result_error(struct pg *p, const PGresult *r, struct vz_err *err)
     return vz_err_set(err, code, "%s", msg);
 }
 
-static int pg_lost(struct pg *p, struct vz_err *err)
+int vz_pg_lost(struct pg *p, struct vz_err *err)
 {
     char msg[512];
     pg_clean_msg(PQerrorMessage(p->conn), PQpass(p->conn), msg, sizeof(msg));
@@ -174,8 +164,7 @@ static int pg_lost(struct pg *p, struct vz_err *err)
 
 /* ---- statements ---- */
 
-/* Wait until libpq has a whole result to hand out without blocking. */
-static int pg_wait(struct pg *p, int64_t deadline, struct vz_err *err)
+int vz_pg_wait(struct pg *p, int64_t deadline, struct vz_err *err)
 {
     while (PQisBusy(p->conn)) {
         struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
@@ -192,33 +181,21 @@ static int pg_wait(struct pg *p, int64_t deadline, struct vz_err *err)
         }
         r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
         if (r < 0 && errno != EINTR)
-            return pg_lost(p, err);
+            return vz_pg_lost(p, err);
         if (r > 0 && !PQconsumeInput(p->conn))
-            return pg_lost(p, err);
+            return vz_pg_lost(p, err);
     }
     return 0;
 }
 
-/* Run one statement with text parameters and wait for its result, within
- * the statement timeout plus a margin. On success *out is the result (a
- * command or tuples result; PQclear() it). */
-static int pg_run(struct pg *p, const char *sql, int nparams, const char *const *params,
-                  PGresult **out, struct vz_err *err)
+int vz_pg_collect(struct pg *p, int64_t deadline, PGresult **out, struct vz_err *err)
 {
     PGresult *keep = NULL, *r;
-    int64_t deadline;
     int rc = 0;
 
     *out = NULL;
-    if (p->broken)
-        return vz_err_set(err, VZ_ECONNECT, "the connection to %s is no longer usable",
-                          p->hostport);
-    atomic_store(&p->cancel_requested, 0);
-    if (!PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0))
-        return pg_lost(p, err);
-    deadline = vz_mono_ms() + p->stmt_timeout_ms + VZ_SOURCE_QUERY_MARGIN_MS;
     for (;;) {
-        rc = pg_wait(p, deadline, err);
+        rc = vz_pg_wait(p, deadline, err);
         if (rc < 0)
             goto out;
         r = PQgetResult(p->conn);
@@ -237,7 +214,7 @@ static int pg_run(struct pg *p, const char *sql, int nparams, const char *const 
         }
     }
     if (!keep) {
-        rc = pg_lost(p, err);
+        rc = vz_pg_lost(p, err);
         goto out;
     }
     switch (PQresultStatus(keep)) {
@@ -247,12 +224,26 @@ static int pg_run(struct pg *p, const char *sql, int nparams, const char *const 
         keep = NULL;
         break;
     default:
-        rc = pg_result_error(p, keep, err);
+        rc = vz_pg_result_error(p, keep, err);
         break;
     }
 out:
     PQclear(keep);
     return rc;
+}
+
+int vz_pg_run(struct pg *p, const char *sql, int nparams, const char *const *params, PGresult **out,
+              struct vz_err *err)
+{
+    *out = NULL;
+    if (p->broken)
+        return vz_err_set(err, VZ_ECONNECT, "the connection to %s is no longer usable",
+                          p->hostport);
+    atomic_store(&p->cancel_requested, 0);
+    if (!PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+        return vz_pg_lost(p, err);
+    return vz_pg_collect(p, vz_mono_ms() + p->stmt_timeout_ms + VZ_SOURCE_QUERY_MARGIN_MS, out,
+                         err);
 }
 
 /* ---- connecting ---- */
@@ -312,7 +303,8 @@ static int pg_check_readonly(struct pg *p, struct vz_err *err)
     int rc = 0;
 
     if (!v) {
-        rc = pg_run(p, "SELECT current_setting('default_transaction_read_only')", 0, NULL, &r, err);
+        rc = vz_pg_run(p, "SELECT current_setting('default_transaction_read_only')", 0, NULL, &r,
+                       err);
         if (rc < 0)
             return rc;
         v = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
@@ -458,7 +450,7 @@ static int pg_test(struct vz_source *s, struct vz_test_result *out, struct vz_er
     int64_t t0 = vz_mono_ms();
     int v = PQserverVersion(p->conn), rc;
 
-    rc = pg_run(p, "SELECT 1", 0, NULL, &r, err);
+    rc = vz_pg_run(p, "SELECT 1", 0, NULL, &r, err);
     if (rc < 0)
         goto out;
     out->latency_ms = p->connect_ms + (vz_mono_ms() - t0);
@@ -471,7 +463,7 @@ static int pg_test(struct vz_source *s, struct vz_test_result *out, struct vz_er
         snprintf(out->server_version, sizeof(out->server_version), "PostgreSQL %d.%d.%d", v / 10000,
                  v / 100 % 100, v % 100);
 
-    rc = pg_run(p, pg_can_write_sql, 0, NULL, &r, err);
+    rc = vz_pg_run(p, pg_can_write_sql, 0, NULL, &r, err);
     if (rc < 0)
         goto out;
     out->can_write = 0;
@@ -510,12 +502,12 @@ static int pg_list_schemas(struct vz_source *s, json_t **out, struct vz_err *err
     json_t *arr = NULL;
     int rc;
 
-    rc = pg_run(p,
-                "SELECT n.nspname FROM pg_catalog.pg_namespace n"
-                " WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'"
-                "   AND has_schema_privilege(n.oid, 'USAGE')"
-                " ORDER BY n.nspname COLLATE \"C\"",
-                0, NULL, &r, err);
+    rc = vz_pg_run(p,
+                   "SELECT n.nspname FROM pg_catalog.pg_namespace n"
+                   " WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'"
+                   "   AND has_schema_privilege(n.oid, 'USAGE')"
+                   " ORDER BY n.nspname COLLATE \"C\"",
+                   0, NULL, &r, err);
     if (rc < 0)
         goto out;
     arr = json_array();
@@ -660,7 +652,7 @@ static const struct {
     {"geography", "geometry"},
 };
 
-static const char *pg_type_class(const char *name, char typtype, char category)
+const char *vz_pg_type_class(const char *name, char typtype, char category)
 {
     if (typtype == 'e')
         return "enum";
@@ -708,7 +700,7 @@ static int pg_add_columns(struct vz_intro *in, const PGresult *r)
 {
     for (int i = 0; i < PQntuples(r); i++) {
         const char *cls =
-            pg_type_class(PQgetvalue(r, i, 5), PQgetvalue(r, i, 6)[0], PQgetvalue(r, i, 7)[0]);
+            vz_pg_type_class(PQgetvalue(r, i, 5), PQgetvalue(r, i, 6)[0], PQgetvalue(r, i, 7)[0]);
         long typmod = strtol(PQgetvalue(r, i, 8), NULL, 10);
         int prec = -1, scale = -1;
         json_t *col;
@@ -725,8 +717,8 @@ static int pg_add_columns(struct vz_intro *in, const PGresult *r)
         if (col && strcmp(cls, "array") == 0 && !PQgetisnull(r, i, 9) &&
             json_object_set_new(
                 col, "element_type_class",
-                json_string(pg_type_class(PQgetvalue(r, i, 9), PQgetvalue(r, i, 10)[0],
-                                          PQgetvalue(r, i, 11)[0]))) < 0) {
+                json_string(vz_pg_type_class(PQgetvalue(r, i, 9), PQgetvalue(r, i, 10)[0],
+                                             PQgetvalue(r, i, 11)[0]))) < 0) {
             json_decref(col);
             return VZ_ENOMEM;
         }
@@ -745,7 +737,7 @@ static int pg_introspect(struct vz_source *s, const char *schema, json_t **out, 
     int rc;
 
     vz_intro_init(&in, schema);
-    rc = pg_run(p, pg_tables_sql, 1, params, &r, err);
+    rc = vz_pg_run(p, pg_tables_sql, 1, params, &r, err);
     if (rc < 0)
         goto out;
     if (pg_add_tables(&in, r) < 0)
@@ -753,8 +745,8 @@ static int pg_introspect(struct vz_source *s, const char *schema, json_t **out, 
     PQclear(r);
     r = NULL;
 
-    rc = pg_run(p, PQserverVersion(p->conn) >= 120000 ? pg_columns_sql : pg_columns_sql_old, 1,
-                params, &r, err);
+    rc = vz_pg_run(p, PQserverVersion(p->conn) >= 120000 ? pg_columns_sql : pg_columns_sql_old, 1,
+                   params, &r, err);
     if (rc < 0)
         goto out;
     if (pg_add_columns(&in, r) < 0)
@@ -762,7 +754,7 @@ static int pg_introspect(struct vz_source *s, const char *schema, json_t **out, 
     PQclear(r);
     r = NULL;
 
-    rc = pg_run(p, pg_pkeys_sql, 1, params, &r, err);
+    rc = vz_pg_run(p, pg_pkeys_sql, 1, params, &r, err);
     if (rc < 0)
         goto out;
     for (int i = 0; i < PQntuples(r); i++)
@@ -784,7 +776,7 @@ out:
 /* ---- cancel ---- */
 
 /* PQcancel() opens its own short connection and is safe to call from any
- * thread while another one waits in pg_run(). (libpq 15 gives that
+ * thread while another one waits in vz_pg_run(). (libpq 15 gives that
  * connection no timeout of its own.) */
 static int pg_cancel(struct vz_source *s, struct vz_err *err)
 {
@@ -809,7 +801,7 @@ static int pg_query_for_test(struct vz_source *s, const char *sql, char *out, si
 {
     struct pg *p = vz_source_priv(s);
     PGresult *r = NULL;
-    int rc = pg_run(p, sql, 0, NULL, &r, err);
+    int rc = vz_pg_run(p, sql, 0, NULL, &r, err);
 
     if (rc == 0 && out && n) {
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && PQnfields(r) > 0)
@@ -833,4 +825,7 @@ const struct vz_source_ops vz_pg_ops = {
     .close = pg_close,
     .default_schema = pg_default_schema,
     .query_for_test = pg_query_for_test,
+    .stream_open = vz_pg_stream_open,
+    .stream_fill = vz_pg_stream_fill,
+    .stream_close = vz_pg_stream_close,
 };

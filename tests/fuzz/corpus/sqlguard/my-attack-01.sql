@@ -1,0 +1,1 @@
+m(SELECT 1) UNION (SELECT 2); DROP TABLE customers

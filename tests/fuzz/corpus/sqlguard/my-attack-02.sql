@@ -1,0 +1,1 @@
+mSELECT 1 --; DROP TABLE customers

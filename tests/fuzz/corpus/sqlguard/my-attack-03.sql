@@ -1,0 +1,1 @@
+mSELECT "a\"; DROP TABLE customers; -- "

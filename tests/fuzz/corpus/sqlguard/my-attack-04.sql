@@ -1,0 +1,1 @@
+mSELECT 1 /*M!100000 , SLEEP(5) */

@@ -1,0 +1,1 @@
+mSELECT 1.into OUTFILE '/tmp/vz-y.txt'

@@ -1,0 +1,1 @@
+mSELECT (SELECT SLEEP(1)) AS s FROM customers

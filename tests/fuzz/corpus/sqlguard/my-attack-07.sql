@@ -1,0 +1,1 @@
+mSELECT IS_FREE_LOCK('x')

@@ -1,0 +1,1 @@
+mSELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders FOR UPDATE)

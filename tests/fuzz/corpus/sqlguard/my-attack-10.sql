@@ -1,0 +1,1 @@
+mSELECT /*+ SET_VAR(sql_mode = 'NO_BACKSLASH_ESCAPES') */ 1

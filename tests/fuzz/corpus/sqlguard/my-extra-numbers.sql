@@ -1,0 +1,1 @@
+mSELECT 1e1into @a, 1.5e-3, .5, 0x1F, t.into, @x.y FROM t

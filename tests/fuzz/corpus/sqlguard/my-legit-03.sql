@@ -1,0 +1,1 @@
+mSELECT * FROM (VALUES (1, 'one'), (2, 'two')) AS v

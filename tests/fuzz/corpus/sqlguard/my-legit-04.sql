@@ -1,0 +1,1 @@
+mSELECT '$$;DROP$$' AS s, '/* ; DROP TABLE users */' AS c, '; DROP TABLE customers; --' AS d

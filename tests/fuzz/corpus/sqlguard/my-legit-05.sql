@@ -1,0 +1,2 @@
+mSELECT name FROM customers # ; DROP TABLE customers
+WHERE id = 1

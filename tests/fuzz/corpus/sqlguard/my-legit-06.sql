@@ -1,0 +1,1 @@
+mSELECT '--' AS dashes, '#' AS hash, ';' AS semi, 'It''s' AS doubled, "say ""hi""" AS dq

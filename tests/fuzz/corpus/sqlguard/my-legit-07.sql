@@ -1,0 +1,1 @@
+mSELECT `delete`, `select`, `Unit Price`, `quote``col` FROM `Order Items`

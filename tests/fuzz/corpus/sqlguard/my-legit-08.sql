@@ -1,0 +1,1 @@
+mSELECT 1 AS `select`, 2 AS `delete`, 3 AS `update`, 4 AS `into`

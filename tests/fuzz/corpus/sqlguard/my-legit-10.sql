@@ -1,0 +1,1 @@
+mSELECT COUNT(*) FROM orders /* trailing block comment */ ;

@@ -1,0 +1,1 @@
+mSELECT INSERT('abcdef', 2, 3, 'X') AS ins, REPLACE(name, 'a', 'b') AS rep FROM customers

@@ -1,0 +1,1 @@
+pSELECT 1; DROP TABLE customers

@@ -1,0 +1,1 @@
+pSELECT $tag$ $$ ; $tag$; DELETE FROM customers

@@ -1,0 +1,1 @@
+pWITH i AS (INSERT INTO customers (name) VALUES ('x') RETURNING id) SELECT * FROM i

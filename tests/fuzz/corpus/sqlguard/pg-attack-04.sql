@@ -1,0 +1,1 @@
+pSELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders FOR UPDATE)

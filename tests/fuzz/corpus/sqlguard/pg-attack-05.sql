@@ -1,0 +1,1 @@
+pSELECT (SELECT pg_sleep(1)) AS x FROM customers

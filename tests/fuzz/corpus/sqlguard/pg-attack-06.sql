@@ -1,0 +1,1 @@
+pSELECT ARRAY[pg_sleep(1)::text] AS a

@@ -1,0 +1,1 @@
+pSELECT pg_stat_file('postgresql.conf')

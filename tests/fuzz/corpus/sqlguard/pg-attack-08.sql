@@ -1,0 +1,1 @@
+pSELECT pg_advisory_lock(1)

@@ -1,0 +1,1 @@
+pSELECT pg_logical_emit_message(true, 'p', 'x')

@@ -1,0 +1,1 @@
+pMERGE INTO customers c USING orders o ON o.customer_id = c.id WHEN MATCHED THEN DELETE

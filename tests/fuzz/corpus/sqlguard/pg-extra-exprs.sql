@@ -1,0 +1,1 @@
+pSELECT a[1:2], (x).y, x::int[], ARRAY[[1]], row(1,2), x IS DISTINCT FROM y, z COLLATE "C" FROM t WINDOW w AS (ORDER BY a) ORDER BY 1 LIMIT 1 OFFSET 1

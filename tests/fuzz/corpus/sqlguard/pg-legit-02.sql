@@ -1,0 +1,1 @@
+pSELECT * FROM (VALUES (1, 'one'), (2, 'two')) AS v (id, label)

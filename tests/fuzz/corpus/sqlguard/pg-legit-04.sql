@@ -1,0 +1,1 @@
+pSELECT '$$;DROP$$' AS s, $$;DROP TABLE customers;$$ AS d, $x$ ' ; $x$ AS tagged

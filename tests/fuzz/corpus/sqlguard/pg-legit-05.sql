@@ -1,0 +1,1 @@
+pSELECT id /* ; DROP TABLE customers */ FROM customers

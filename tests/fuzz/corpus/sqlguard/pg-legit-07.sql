@@ -1,0 +1,1 @@
+pSELECT "delete", "select", "Unit Price", "quote""col" FROM "Order Items"

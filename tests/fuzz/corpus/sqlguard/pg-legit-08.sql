@@ -1,0 +1,1 @@
+pSELECT E'\';' AS quote_semicolon, E'\\' AS backslash, 'a\' AS plain_backslash

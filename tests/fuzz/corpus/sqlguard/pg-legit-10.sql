@@ -1,0 +1,1 @@
+pSELECT count(*) FROM orders /* trailing block comment */
