@@ -32,12 +32,14 @@ struct plan {
     json_t *options;    /* this dataset's part of the request */
     long long estimate; /* rows, -1 unknown */
     long long est_bytes;
+    json_t *skip_warnings; /* warnings of columns left out of sql (M2 skips) */
 };
 
 struct extract_job {
     struct vz_app *app;
     char job_id[40], dataset_id[40], conn_id[40];
     char *sql, *label;
+    json_t *skip_warnings; /* owned */
     enum vz_decimal_mode dm;
     int had_previous; /* an earlier version of the dataset is on disk */
     struct vz_extract_progress progress;
@@ -50,6 +52,7 @@ static void extract_job_free(void *arg)
         return;
     free(j->sql);
     free(j->label);
+    json_decref(j->skip_warnings);
     free(j);
 }
 
@@ -59,6 +62,7 @@ static void plan_release(struct plan *p)
     free(p->name);
     free(p->sql);
     json_decref(p->options);
+    json_decref(p->skip_warnings);
 }
 
 /* Quote an identifier for the dialect: "x""y" or `x``y`. */
@@ -248,6 +252,17 @@ static int plan_table(struct vz_app *app, struct vz_source *src, enum vz_db_type
         return rc;
     columns = json_object_get(entry, "columns");
     exclude = json_object_get(entry, "exclude_columns");
+    p->skip_warnings = json_array();
+    {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(table, "columns"), i, c)
+        {
+            json_t *w = json_object_get(c, "warning");
+            if (json_is_true(json_object_get(c, "skipped")) && json_is_string(w))
+                json_array_append(p->skip_warnings, w);
+        }
+    }
     if ((rc = check_column_list(columns, "columns", table, label, err)) < 0 ||
         (rc = check_column_list(exclude, "exclude_columns", table, label, err)) < 0 ||
         (rc = get_row_limit(entry, label, &row_limit, err)) < 0)
@@ -386,13 +401,21 @@ static void job_finish(struct extract_job *j, const char *state, const char *err
         vz_error("dataset %s: cannot record its status: %s", j->dataset_id, err.msg);
 }
 
-static char *warnings_of(const struct vz_stream *st)
+static char *warnings_of(const struct vz_stream *st, json_t *skip_warnings)
 {
-    json_t *arr = json_array();
+    json_t *arr = skip_warnings ? json_deep_copy(skip_warnings) : json_array();
     char *s;
-    for (size_t i = 0; arr && i < st->ncols; i++)
-        if (st->cols[i].map.warning[0])
-            json_array_append_new(arr, json_string(st->cols[i].map.warning));
+    for (size_t i = 0; arr && i < st->ncols; i++) {
+        const struct vz_stream_col *c = &st->cols[i];
+        if (!c->map.warning[0])
+            continue;
+        if (c->nulled)
+            json_array_append_new(arr, json_sprintf("%s (%llu value%s)", c->map.warning,
+                                                    (unsigned long long)c->nulled,
+                                                    c->nulled == 1 ? "" : "s"));
+        else
+            json_array_append_new(arr, json_string(c->map.warning));
+    }
     s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
     json_decref(arr);
     return s;
@@ -452,7 +475,7 @@ out:
         job_finish(j, "failed", err.msg);
     } else {
         struct vz_err e2 = VZ_ERR_INIT;
-        warnings = warnings_of(&st);
+        warnings = warnings_of(&st, j->skip_warnings);
         if (vz_job_progress(app->store, j->job_id, (long long)res.rows, (long long)res.rows,
                             (long long)res.bytes_written,
                             res.seconds > 0 ? (double)res.rows / res.seconds : 0, &e2) < 0 ||
@@ -532,6 +555,7 @@ static int queue_plan(struct vz_app *app, const char *conn_id, struct plan *p,
     snprintf(j->conn_id, sizeof(j->conn_id), "%s", conn_id);
     j->sql = strdup(p->sql);
     j->label = strdup(p->label);
+    j->skip_warnings = json_incref(p->skip_warnings);
     j->dm = dm;
     j->had_previous = prev && prev->row_count >= 0 && prev->raw_path;
     if (!j->sql || !j->label) {

@@ -36,6 +36,9 @@ struct vz_stream_col {
     int precision, scale;   /* -1 when unknown */
     struct vz_type_map map; /* M2: DuckDB type, skip, conversion, warning */
     int out_index;          /* index in the DuckDB chunk, -1 when skipped */
+    uint64_t nulled;        /* values that could not be represented and were
+                               stored as NULL (M2: 'infinity', zero dates...);
+                               the decoder also sets map.warning once */
     /* backend-private type facts */
     uint32_t pg_oid, pg_elem_oid;
     int32_t pg_typmod;
@@ -47,11 +50,11 @@ struct vz_stream_col {
 struct vz_stream {
     struct vz_stream_col *cols; /* every result column, in order (owned) */
     size_t ncols;
-    size_t nout;                /* columns that reach the chunk (not skipped) */
+    size_t nout;                       /* columns that reach the chunk (not skipped) */
     enum vz_decimal_mode decimal_mode; /* set by the caller before open */
-    uint64_t rows;              /* rows decoded so far */
-    uint64_t bytes;             /* wire bytes received so far */
-    void *priv;                 /* backend state (owned by the backend) */
+    uint64_t rows;                     /* rows decoded so far */
+    uint64_t bytes;                    /* wire bytes received so far */
+    void *priv;                        /* backend state (owned by the backend) */
 };
 
 /* Free the column descriptions (names). The backend's priv is freed by

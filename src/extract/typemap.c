@@ -98,8 +98,11 @@ static const struct rule rules[] = {
     {D_ANY, "timestamp", NULL, 0, 0, "TIMESTAMP", VZ_CONV_AS_IS, SP_NONE},
     /* PG timestamptz: an instant, normalised to UTC (spec M2). */
     {D_ANY, "timestamptz", NULL, 0, 0, "TIMESTAMP WITH TIME ZONE", VZ_CONV_TO_UTC, SP_NONE},
-    /* PG interval: months, days and microseconds, like DuckDB's INTERVAL. */
-    {D_ANY, "interval", NULL, 0, 0, "INTERVAL", VZ_CONV_AS_IS, SP_NONE},
+    /* PG interval: as the server's text ("1 year 2 mons -3 days 04:05:06").
+       DuckDB's INTERVAL has the same parts, but its Parquet writer refuses
+       negative intervals and keeps only milliseconds, so a table holding
+       '-1 day' could not be extracted at all. */
+    {D_ANY, "interval", NULL, 0, 0, "VARCHAR", VZ_CONV_INTERVAL_TEXT, SP_NONE},
     /* MySQL YEAR: 1901..2155 or 0. */
     {D_ANY, "year", NULL, 0, 0, "SMALLINT", VZ_CONV_AS_IS, SP_NONE},
     /* MySQL BIT(1) is how ORMs (Hibernate, ...) store a boolean. */

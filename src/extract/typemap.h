@@ -51,6 +51,7 @@ enum vz_decimal_mode {
     X(DECIMAL, "decimal", "exact DECIMAL(p,s)")                                                    \
     X(TO_UTC, "to_utc", "instant normalised to UTC")                                               \
     X(TIMETZ_TEXT, "timetz_text", "time of day with its UTC offset as text")                       \
+    X(INTERVAL_TEXT, "interval_text", "interval as the server's text form")                        \
     X(JSON_TEXT, "json_text", "JSON document as text")                                             \
     X(ARRAY_JSON, "array_json", "array as JSON array text; nested arrays nest")                    \
     X(HSTORE_JSON, "hstore_json", "hstore as JSON object text")                                    \

@@ -479,6 +479,7 @@ static int put_value(struct vz_stream *st, struct mys_stream *ms, size_t i, idx_
     rc = vz_myrow_convert(&mc->conv, s, len, &x, &ms->text);
     if (rc == VZ_MYROW_ZERO_DATE || rc == VZ_MYROW_TIME_RANGE) {
         note_once(c, mc, rc == VZ_MYROW_ZERO_DATE ? W_ZERO_DATE : W_TIME_RANGE);
+        c->nulled++;
         vz_vec_set_null(ms->vecs[i], r);
         return 0;
     }

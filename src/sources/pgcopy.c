@@ -15,13 +15,6 @@ __extension__ typedef unsigned __int128 u128;
 #define PG_EPOCH_US INT64_C(946684800000000) /* the same in microseconds */
 #define USECS_PER_DAY INT64_C(86400000000)
 
-/* DuckDB's infinities: the largest value and its negation (the smallest
- * two's complement value is not used by DuckDB). */
-#define DUCK_TS_INF INT64_MAX
-#define DUCK_TS_NINF (-INT64_MAX)
-#define DUCK_DATE_INF INT32_MAX
-#define DUCK_DATE_NINF (-INT32_MAX)
-
 /* numeric sign words (PostgreSQL's NUMERIC_POS ... NUMERIC_NINF) */
 #define NUM_POS 0x0000
 #define NUM_NEG 0x4000
@@ -111,6 +104,7 @@ enum vz_pgcopy_wire vz_pgcopy_wire(const struct vz_stream_col *c)
     case VZ_CONV_UUID_TEXT:
         return strcmp(t, "VARCHAR") == 0 ? VZ_PGW_UUID : VZ_PGW_INVALID;
     case VZ_CONV_TIMETZ_TEXT:
+    case VZ_CONV_INTERVAL_TEXT:
     case VZ_CONV_JSON_TEXT:
     case VZ_CONV_ARRAY_JSON:
     case VZ_CONV_HSTORE_JSON:
@@ -383,6 +377,7 @@ static int put_numeric(struct vz_stream_col *c, int colno, const char *p, size_t
     if (kind != VZ_PGNUM_FINITE) {
         /* DECIMAL has no NaN or infinity; the DOUBLE mapping keeps them. */
         vz_vec_set_null(v, row);
+        c->nulled++;
         col_warn(c, "NaN and Infinity cannot be stored as DECIMAL and were extracted as NULL "
                     "(the default DOUBLE mapping keeps them)");
         return 0;
@@ -399,15 +394,20 @@ static int put_numeric(struct vz_stream_col *c, int colno, const char *p, size_t
     return 0;
 }
 
+/* 'infinity' has no meaning for most Parquet readers (DuckDB's own
+ * infinities read back as huge dates elsewhere), so M2 turns it into NULL
+ * and says so on the dataset, with a count. */
 static void put_timestamp(struct vz_stream_col *c, int64_t t, duckdb_vector v, idx_t row)
 {
-    if (t == INT64_MAX) {
-        t = DUCK_TS_INF;
-    } else if (t == INT64_MIN) {
-        t = DUCK_TS_NINF;
+    if (t == INT64_MAX || t == INT64_MIN) {
+        vz_vec_set_null(v, row);
+        c->nulled++;
+        col_warn(c, "'infinity' and '-infinity' were extracted as NULL");
+        return;
     } else if (t > INT64_MAX - 1 - PG_EPOCH_US) {
         /* PostgreSQL goes to 294276 AD, DuckDB only to 294247 AD. */
         vz_vec_set_null(v, row);
+        c->nulled++;
         col_warn(c, "timestamps after 294247 AD are beyond DuckDB's range and were "
                     "extracted as NULL");
         return;
@@ -420,12 +420,14 @@ static void put_timestamp(struct vz_stream_col *c, int64_t t, duckdb_vector v, i
 
 static void put_date(struct vz_stream_col *c, int32_t d, duckdb_vector v, idx_t row)
 {
-    if (d == INT32_MAX) {
-        d = DUCK_DATE_INF;
-    } else if (d == INT32_MIN) {
-        d = DUCK_DATE_NINF;
+    if (d == INT32_MAX || d == INT32_MIN) {
+        vz_vec_set_null(v, row);
+        c->nulled++;
+        col_warn(c, "'infinity' and '-infinity' were extracted as NULL");
+        return;
     } else if (d > INT32_MAX - 1 - PG_EPOCH_DAYS) {
         vz_vec_set_null(v, row);
+        c->nulled++;
         col_warn(c, "dates beyond DuckDB's range were extracted as NULL");
         return;
     } else {
