@@ -177,8 +177,8 @@ struct vz_source_ops {
     /* streaming (optional: NULL = VZ_EUNSUPPORTED); see extract/stream.h */
     int (*stream_open)(struct vz_source *s, const char *sql, struct vz_stream *st,
                        struct vz_err *err);
-    int (*stream_fill)(struct vz_source *s, struct vz_stream *st, void *duckdb_chunk,
-                       size_t *nrows, struct vz_err *err);
+    int (*stream_fill)(struct vz_source *s, struct vz_stream *st, void *duckdb_chunk, size_t *nrows,
+                       struct vz_err *err);
     void (*stream_close)(struct vz_source *s, struct vz_stream *st);
 };
 
