@@ -147,3 +147,27 @@ fuzz: $(FUZZ_BIN)
 	done
 
 -include $(FUZZ_OBJ:.o=.d)
+
+# Web UI, compiled in: every file of web/ plus the SQL highlighter that
+# scripts/setup-web.sh vendors into deps/web-vendor/ become one const table
+# in $(BUILD)/gen/assets.c (scripts/embed-assets.sh), archived into libvz.a
+# beside the other objects; src/http/static.c serves it.
+WEB_FILES  := $(sort $(wildcard web/*))
+WEB_VENDOR := $(DEPS)/web-vendor/hljs-core.min.js $(DEPS)/web-vendor/hljs-sql.min.js \
+              $(DEPS)/web-vendor/hljs-LICENSE.txt
+WEB_OBJ    := $(BUILD)/gen/assets.o
+
+$(BUILD)/libvz.a: $(WEB_OBJ)
+
+$(BUILD)/gen/assets.c: scripts/embed-assets.sh $(WEB_FILES) $(WEB_VENDOR)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)scripts/embed-assets.sh $@ $(WEB_FILES) $(WEB_VENDOR)
+
+$(WEB_OBJ): $(BUILD)/gen/assets.c src/http/static.h
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(WEB_VENDOR):
+	@echo "missing $@: run scripts/setup-web.sh (scripts/setup.sh runs it)" >&2
+	@exit 1

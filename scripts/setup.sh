@@ -111,4 +111,5 @@ install_duckdb() {
 
 install_debian
 install_duckdb
+"$here/scripts/setup-web.sh"
 log "done"

@@ -17,6 +17,14 @@ static int quote_literal(struct vz_buf *b, const char *s)
     return rc == 0 ? vz_buf_addc(b, '\'') : rc;
 }
 
+static int quote_ident(struct vz_buf *b, const char *s)
+{
+    int rc = vz_buf_addc(b, '"');
+    for (; rc == 0 && *s; s++)
+        rc = *s == '"' ? vz_buf_adds(b, "\"\"") : vz_buf_addc(b, *s);
+    return rc == 0 ? vz_buf_addc(b, '"') : rc;
+}
+
 static json_t *cell(duckdb_result *res, idx_t col, idx_t row)
 {
     json_t *v;
@@ -57,10 +65,10 @@ int vz_parquet_rows(const char *path, uint64_t offset, uint64_t limit, json_t **
 {
     duckdb_database db = NULL;
     duckdb_connection con = NULL;
-    duckdb_result res, cnt;
+    duckdb_result res, cnt, desc;
     struct vz_buf sql = VZ_BUF_INIT(8192);
     json_t *cols = NULL, *rows = NULL;
-    int rc = VZ_OK, have_res = 0, have_cnt = 0;
+    int rc = VZ_OK, have_res = 0, have_cnt = 0, have_desc = 0;
     idx_t nc, nr;
     long long total;
 
@@ -82,11 +90,45 @@ int vz_parquet_rows(const char *path, uint64_t offset, uint64_t limit, json_t **
         goto out;
     }
     total = (long long)duckdb_value_int64(&cnt, 0, 0);
+    /* duckdb_value_varchar() gives NULL for some types (TIMESTAMP WITH TIME
+     * ZONE among them), so everything but numbers and booleans is cast to
+     * text by DuckDB itself, with the column's type kept for the client. */
     vz_buf_reset(&sql);
-    if (vz_buf_adds(&sql, "SELECT * FROM read_parquet(") < 0 || quote_literal(&sql, path) < 0 ||
+    if (vz_buf_adds(&sql, "DESCRIBE SELECT * FROM read_parquet(") < 0 ||
+        quote_literal(&sql, path) < 0 || vz_buf_adds(&sql, ")") < 0) {
+        rc = vz_err_set(err, VZ_ETOOBIG, "path too long");
+        goto out;
+    }
+    have_desc = 1;
+    if (duckdb_query(con, vz_buf_cstr(&sql), &desc) == DuckDBError) {
+        rc =
+            vz_err_set(err, VZ_EIO, "cannot read the dataset file: %s", duckdb_result_error(&desc));
+        goto out;
+    }
+    vz_buf_reset(&sql);
+    rc = vz_buf_adds(&sql, "SELECT ");
+    for (idx_t c = 0; rc == 0 && c < duckdb_row_count(&desc); c++) {
+        char *name = duckdb_value_varchar(&desc, 0, c), *type = duckdb_value_varchar(&desc, 1, c);
+        int keep = type && (strcmp(type, "BOOLEAN") == 0 || strstr(type, "INT") ||
+                            strcmp(type, "FLOAT") == 0 || strcmp(type, "DOUBLE") == 0);
+        if (c)
+            rc = vz_buf_adds(&sql, ", ");
+        if (rc == 0 && !keep)
+            rc = vz_buf_adds(&sql, "CAST(");
+        if (rc == 0)
+            rc = quote_ident(&sql, name ? name : "");
+        if (rc == 0 && !keep) {
+            rc = vz_buf_adds(&sql, " AS VARCHAR) AS ");
+            if (rc == 0)
+                rc = quote_ident(&sql, name ? name : "");
+        }
+        duckdb_free(name);
+        duckdb_free(type);
+    }
+    if (rc < 0 || vz_buf_adds(&sql, " FROM read_parquet(") < 0 || quote_literal(&sql, path) < 0 ||
         vz_buf_addf(&sql, ") LIMIT %llu OFFSET %llu", (unsigned long long)limit,
                     (unsigned long long)offset) < 0) {
-        rc = vz_err_set(err, VZ_ETOOBIG, "path too long");
+        rc = vz_err_set(err, VZ_ETOOBIG, "too many columns to preview");
         goto out;
     }
     have_res = 1;
@@ -99,12 +141,10 @@ int vz_parquet_rows(const char *path, uint64_t offset, uint64_t limit, json_t **
     nc = duckdb_column_count(&res);
     nr = duckdb_row_count(&res);
     for (idx_t c = 0; cols && c < nc; c++) {
-        duckdb_logical_type lt = duckdb_column_logical_type(&res, c);
-        char *tn = lt ? duckdb_logical_type_get_alias(lt) : NULL;
+        char *tn = duckdb_value_varchar(&desc, 1, c);
         json_array_append_new(cols, json_pack("{s:s, s:s}", "name", duckdb_column_name(&res, c),
                                               "type", tn ? tn : "?"));
         duckdb_free(tn);
-        duckdb_destroy_logical_type(&lt);
     }
     for (idx_t r = 0; rows && r < nr; r++) {
         json_t *row = json_array();
@@ -121,6 +161,8 @@ out:
         duckdb_destroy_result(&res);
     if (have_cnt)
         duckdb_destroy_result(&cnt);
+    if (have_desc)
+        duckdb_destroy_result(&desc);
     json_decref(cols);
     json_decref(rows);
     vz_buf_release(&sql);

@@ -15,11 +15,3 @@ void vz_h_health(struct vz_req *r)
                   json_pack("{s:s, s:s, s:i}", "status", "ok", "version", VZ_VERSION,
                             "schema_version", version));
 }
-
-/* Until the web UI lands, "/" says what this is and where the API is. */
-void vz_h_index(struct vz_req *r)
-{
-    vz_reply_json(r, 200,
-                  json_pack("{s:s, s:s, s:s}", "name", "vectoraiz", "version", VZ_VERSION, "api",
-                            "/api/v1/health"));
-}

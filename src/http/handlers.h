@@ -6,7 +6,9 @@
 
 /* h_system.c */
 void vz_h_health(struct vz_req *r);
-void vz_h_index(struct vz_req *r);
+
+/* h_system_info.c */
+void vz_h_system_info(struct vz_req *r);
 
 /* h_auth.c */
 void vz_h_login(struct vz_req *r);

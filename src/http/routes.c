@@ -1,9 +1,11 @@
 #include "http/routes.h"
 
 #include "http/handlers.h"
+#include "http/static.h"
 
 static const struct vz_route routes[] = {
     {"GET", "/api/v1/health", vz_h_health, VZ_ROUTE_PUBLIC},
+    {"GET", "/api/v1/system", vz_h_system_info, 0},
     {"POST", "/api/v1/auth/login", vz_h_login, VZ_ROUTE_PUBLIC},
     {"POST", "/api/v1/auth/logout", vz_h_logout, VZ_ROUTE_PUBLIC},
     {"GET", "/api/v1/auth/session", vz_h_session, VZ_ROUTE_PUBLIC},
@@ -23,7 +25,8 @@ static const struct vz_route routes[] = {
     {"DELETE", "/api/v1/datasets/{id}", vz_h_dataset_delete, 0},
     {"GET", "/api/v1/datasets/{id}/download", vz_h_dataset_download, 0},
     {"GET", "/api/v1/datasets/{id}/rows", vz_h_dataset_rows, 0},
-    {"GET", "/", vz_h_index, VZ_ROUTE_PUBLIC},
+    {"GET", "/", vz_h_static_index, VZ_ROUTE_PUBLIC},
+    {"GET", "/assets/{name}", vz_h_static_asset, VZ_ROUTE_PUBLIC},
 };
 
 const struct vz_route *vz_routes(size_t *n)

@@ -21,7 +21,7 @@
 
 #define MAX_PARAMS 4
 #define MAX_PARAM_LEN 256
-#define MAX_EXTRA_HEADERS 4
+#define MAX_EXTRA_HEADERS 8
 
 struct vz_http {
     struct MHD_Daemon *d;
@@ -50,6 +50,10 @@ struct vz_req {
     int file_fd;
     uint64_t file_size;
     char file_type[64];
+    /* static bytes instead of JSON (vz_reply_bytes) */
+    const void *static_body;
+    size_t static_len;
+    const char *static_type;
 };
 
 /* ---- error mapping: one table from VZ_E* code to status and JSON code ---- */
@@ -210,6 +214,15 @@ void vz_reply_file(struct vz_req *r, int fd, uint64_t size, const char *content_
     set_reply_text(r, 200, strdup(""));
 }
 
+void vz_reply_bytes(struct vz_req *r, unsigned status, const char *content_type, const void *bytes,
+                    size_t len)
+{
+    r->static_body = bytes;
+    r->static_len = len;
+    r->static_type = content_type;
+    set_reply_text(r, status, strdup(""));
+}
+
 int vz_reply_header(struct vz_req *r, const char *name, const char *value)
 {
     if (r->nhdr == MAX_EXTRA_HEADERS)
@@ -365,6 +378,14 @@ static void dispatch(struct vz_req *r, char *allow, size_t allow_len)
 
 /* ---- libmicrohttpd glue ---- */
 
+static int has_header(const struct vz_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nhdr; i++)
+        if (strcasecmp(r->hdr_name[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 static enum MHD_Result send_reply(struct vz_req *r, const char *allow)
 {
     struct MHD_Response *resp;
@@ -376,6 +397,13 @@ static enum MHD_Result send_reply(struct vz_req *r, const char *allow)
             return MHD_NO;
         r->file_fd = -1;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->file_type);
+    } else if (r->static_body) {
+        /* PERSISTENT: the bytes are compiled in, MHD may send them as is. */
+        resp = MHD_create_response_from_buffer(r->static_len, (void *)r->static_body,
+                                               MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->static_type);
     } else {
         resp = MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_COPY);
         if (!resp)
@@ -384,7 +412,8 @@ static enum MHD_Result send_reply(struct vz_req *r, const char *allow)
                                 "application/json; charset=utf-8");
     }
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (!has_header(r, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow && *allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     for (size_t i = 0; i < r->nhdr; i++)

@@ -70,7 +70,13 @@ void vz_reply_err(struct vz_req *r, const struct vz_err *err);
  * server) as an attachment called filename. */
 void vz_reply_file(struct vz_req *r, int fd, uint64_t size, const char *content_type,
                    const char *filename);
-/* Any extra response header (e.g. Set-Cookie). Copied. */
+/* Reply with bytes that outlive the server (the compiled-in web assets):
+ * never copied, never freed. content_type must be static too. Unlike the
+ * JSON replies, a Cache-Control header set with vz_reply_header() replaces
+ * the default "no-store". */
+void vz_reply_bytes(struct vz_req *r, unsigned status, const char *content_type, const void *bytes,
+                    size_t len);
+/* Any extra response header (e.g. Set-Cookie); at most 8 per reply. Copied. */
 int vz_reply_header(struct vz_req *r, const char *name, const char *value) VZ_MUST_CHECK;
 
 /* HTTP status and error.code string for a VZ_E* code. */

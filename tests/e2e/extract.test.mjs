@@ -114,6 +114,13 @@ describe('postgresql', () => {
     assert.ok(!rs.columns.some((c) => c.name === 'email'));
     assert.ok(rs.columns.some((c) => c.name === 'name'));
     assert.equal((await call('GET', `/api/v1/datasets/${ord.dataset_id}`)).json.row_count, 120);
+    // Every type reads back, timestamptz included (NOT NULL in the source).
+    const orows = await rows(ord.dataset_id);
+    const at = orows.columns.findIndex((c) => c.name === 'placed_at');
+    assert.equal(orows.columns[at].type, 'TIMESTAMP WITH TIME ZONE');
+    for (const r of orows.rows) assert.match(String(r[at]), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    const tot = orows.columns.findIndex((c) => c.name === 'total');
+    assert.equal(typeof orows.rows[0][tot], 'number');
     // The download is the same file.
     const dl = await fetch(`${srv.url}/api/v1/datasets/${cust.dataset_id}/download`,
       { headers: { authorization: `Bearer ${srv.token}` } });
