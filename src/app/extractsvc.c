@@ -333,13 +333,19 @@ static int plan_custom(struct vz_app *app, enum vz_db_type type, json_t *body, s
     rc = get_row_limit(body, "the query", &row_limit, err);
     if (rc < 0)
         return rc;
-    /* The cap is enforced while streaming; a LIMIT of cap+1 lets the
-     * server stop early and still lets us see that the cap was crossed. */
-    rc = vz_sqlguard_wrap_limit(d, sql, json_string_length(v),
-                                row_limit > 0 && row_limit <= app->cfg->extract_max_rows
-                                    ? row_limit
-                                    : app->cfg->extract_max_rows + 1,
-                                &wrapped, err);
+    /* Limits are added around the user's text, never into it. The cap is
+     * enforced while streaming anyway; on PostgreSQL a LIMIT of cap+1 also
+     * lets the server stop early. MySQL refuses derived tables with
+     * duplicate column names (SELECT a.id, b.id ...), so there the query is
+     * wrapped only when the user asked for a row_limit. */
+    if (row_limit > 0 || type == VZ_DB_POSTGRES)
+        rc = vz_sqlguard_wrap_limit(d, sql, json_string_length(v),
+                                    row_limit > 0 && row_limit <= app->cfg->extract_max_rows
+                                        ? row_limit
+                                        : app->cfg->extract_max_rows + 1,
+                                    &wrapped, err);
+    else if ((rc = vz_buf_add(&wrapped, sql, json_string_length(v))) < 0)
+        vz_err_set(err, rc, "the query is too long");
     if (rc < 0) {
         vz_buf_release(&wrapped);
         return rc;

@@ -244,6 +244,17 @@ describe('mysql', () => {
     });
     assert.equal(q.status, 202, q.text);
     assert.equal((await waitJob(q.json.datasets[0].job_id)).state, 'succeeded');
+    // Duplicate column names: MySQL refuses them in a derived table, so the
+    // query runs as written (no wrapping without a row_limit).
+    const dup = await call('POST', `/api/v1/db/connections/${myId}/extract`, {
+      custom_sql: 'SELECT c.id, o.id FROM customers c JOIN orders o ON o.customer_id = c.id', dataset_name: 'pairs',
+    });
+    assert.equal(dup.status, 202, dup.text);
+    const dj = await waitJob(dup.json.datasets[0].job_id);
+    assert.equal(dj.state, 'succeeded', dj.error);
+    const dr = await rows(dup.json.datasets[0].dataset_id);
+    assert.equal(dr.total, 200);
+    assert.equal(new Set(dr.columns.map((c) => c.name)).size, 2);
     const bad = await call('POST', `/api/v1/db/connections/${myId}/extract`, {
       custom_sql: "SELECT * FROM customers INTO OUTFILE '/tmp/x'", dataset_name: 'x',
     });
