@@ -55,10 +55,12 @@ my_root shop -e "SET @rows=$ROWS; SOURCE $shared/bench/orders-mysql.sql;"
 
 # Run a command, print "seconds maxrss_kb" of it.
 measure() {
-  local out
-  out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>"$work/err"; } 2>&1 ) || {
-    echo "bench: failed: $*" >&2; cat "$work/err" >&2; exit 1; }
-  echo "$out" | tail -1
+  if ! /usr/bin/time -o "$work/time" -f '%e %M' "$@" >/dev/null 2>"$work/err"; then
+    echo "bench: failed: $*" >&2
+    cat "$work/err" >&2
+    return 1
+  fi
+  tail -1 "$work/time"
 }
 best() { # best of RUNS: "seconds rss"
   local b="" r

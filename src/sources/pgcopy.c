@@ -568,11 +568,16 @@ int vz_pgcopy_decode_tuple(const char *buf, size_t len, struct vz_stream *st,
 
     for (size_t i = 0; i < st->ncols; i++) {
         struct vz_stream_col *c = &st->cols[i];
-        enum vz_pgcopy_wire wire = vz_pgcopy_wire(c);
+        enum vz_pgcopy_wire wire;
         int colno = (int)i + 1;
         duckdb_vector v;
         int32_t flen;
 
+        /* The wire decoding depends only on the column: found once (string
+         * compares), then reused for every row. */
+        if (!c->pg_wire_plus1)
+            c->pg_wire_plus1 = (int)vz_pgcopy_wire(c) + 1;
+        wire = (enum vz_pgcopy_wire)(c->pg_wire_plus1 - 1);
         if (wire == VZ_PGW_SKIP)
             continue;
         if (wire == VZ_PGW_INVALID || c->out_index < 0 || (size_t)c->out_index >= st->nout) {
