@@ -16,10 +16,11 @@ CFLAGS   ?= -O2 -g
 # The language and warning flags stay when a caller sets CFLAGS (make asan).
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing
-CPPFLAGS += -Isrc -isystem $(DEPS)/include -I/usr/include/pg_query $(PKG_CFLAGS) \
+CPPFLAGS += -Isrc -isystem $(DEPS)/include -isystem $(DEPS)/llama/include \
+            -I/usr/include/pg_query $(PKG_CFLAGS) \
             -DVZ_VERSION='"$(VERSION)"'
 LDLIBS   += $(PKG_LIBS) -lpg_query -L$(DEPS)/lib -lduckdb -Wl,-rpath,$(DEPS)/lib \
-            -lpthread -lm
+            -ldl -lpthread -lm
 
 SRC      := $(shell find src -name '*.c' ! -name main.c | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)

