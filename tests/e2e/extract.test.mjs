@@ -26,6 +26,13 @@ function pgAdmin(sql) {
   { env: { ...process.env, PGPASSWORD: E.VZ_PG_ADMIN_PASSWORD } }).toString();
 }
 
+// The superuser over the unix socket: only it sees (and may end) every
+// session in pg_stat_activity.
+function pgSuper(sql) {
+  return execFileSync('psql', ['-h', E.VZ_PG_SOCKET_DIR, '-p', E.VZ_PG_PORT, '-U', E.VZ_PG_SUPERUSER,
+    '-d', E.VZ_PG_DB, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql]).toString();
+}
+
 let srv;
 let call;
 let pgId;
@@ -202,8 +209,41 @@ describe('postgresql', () => {
     assert.ok(!existsSync(join(srv.dir, `${dsId}.parquet`)));
     assert.deepEqual(tmpFiles(), []);
     // The server session was cancelled too: no query of ours left running.
-    const active = pgAdmin("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vectoraiz' AND state = 'active'");
+    const active = pgSuper("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vectoraiz' AND state = 'active'");
     assert.equal(active.trim(), '0');
+  });
+
+  test('a session killed mid-stream fails the job and keeps the previous version', async () => {
+    // Version 1: the first 1000 rows.
+    const v1 = await call('POST', `/api/v1/db/connections/${pgId}/extract`,
+      { tables: [{ table: 'big_events', row_limit: 1000 }] });
+    assert.equal(v1.status, 202, v1.text);
+    const { dataset_id: dsId } = v1.json.datasets[0];
+    assert.equal((await waitJob(v1.json.datasets[0].job_id)).state, 'succeeded');
+    const file = join(srv.dir, `${dsId}.parquet`);
+    const before = readFileSync(file);
+    // Version 2: everything; its server session is terminated while rows flow.
+    const v2 = await call('POST', `/api/v1/db/connections/${pgId}/extract`, { tables: [{ table: 'big_events' }] });
+    assert.equal(v2.json.datasets[0].dataset_id, dsId);
+    const jobId = v2.json.datasets[0].job_id;
+    for (;;) {
+      const j = (await call('GET', `/api/v1/jobs/${jobId}`)).json;
+      if (j.state === 'running' && j.rows_done > 0) break;
+      assert.ok(['queued', 'running'].includes(j.state), `ended early: ${j.state} ${j.error}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const killed = pgSuper("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'vectoraiz' AND query LIKE 'COPY%'");
+    assert.equal(killed.trim(), '1');
+    const j = await waitJob(jobId, 15000);
+    assert.equal(j.state, 'failed');
+    assert.match(j.error, /terminat|server closed|connection/i);
+    const ds = (await call('GET', `/api/v1/datasets/${dsId}`)).json;
+    assert.equal(ds.status, 'ready'); // the earlier version is still there
+    assert.match(ds.error_message, /earlier version is kept/);
+    assert.equal(ds.row_count, 1000);
+    assert.ok(readFileSync(file).equals(before), 'previous file changed');
+    assert.deepEqual(tmpFiles(), []);
+    assert.equal((await rows(dsId, 5)).total, 1000);
   });
 
   test('bad requests are clear 4xx', async () => {
