@@ -15,6 +15,7 @@
 #include "app/extractsvc.h"
 #include "crypto/keys.h"
 #include "jobs/runner.h"
+#include "pipeline/embed.h"
 
 /* One process at a time runs jobs on a data directory: recovery marks every
  * unfinished job as interrupted, which is only true when nobody else runs
@@ -46,6 +47,7 @@ int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struc
 
     memset(app, 0, sizeof(*app));
     app->jobs_lock_fd = -1;
+    pthread_mutex_init(&app->embed_mu, NULL);
     app->cfg = cfg;
     vz_keyring_init(&app->keys);
     rc = vz_mkdir_p(cfg->data_dir, 0700, err);
@@ -88,6 +90,8 @@ fail:
 
 void vz_app_close(struct vz_app *app)
 {
+    vz_embed_close(app->embedder);
+    app->embedder = NULL;
     /* Workers first: they use the store. */
     vz_runner_stop(app->runner);
     app->runner = NULL;

@@ -3,6 +3,8 @@
 #ifndef VZ_APP_APP_H
 #define VZ_APP_APP_H
 
+#include <pthread.h>
+
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -10,12 +12,14 @@
 #include "store/store.h"
 
 struct vz_app {
-    struct vz_config *cfg;    /* borrowed from the caller */
-    struct vz_store *store;   /* owned */
-    struct vz_keyring keys;   /* credentials keys; wiped on close */
-    struct vz_auth *auth;     /* owned */
-    struct vz_runner *runner; /* owned: background jobs (extraction) */
-    int jobs_lock_fd;         /* flock on <data>/jobs.lock while running jobs, else -1 */
+    struct vz_config *cfg;        /* borrowed from the caller */
+    struct vz_store *store;       /* owned */
+    struct vz_keyring keys;       /* credentials keys; wiped on close */
+    struct vz_auth *auth;         /* owned */
+    struct vz_runner *runner;     /* owned: background jobs (extraction) */
+    int jobs_lock_fd;             /* flock on <data>/jobs.lock while running jobs, else -1 */
+    struct vz_embedder *embedder; /* query embedder, opened on first search */
+    pthread_mutex_t embed_mu;
     /* Set when this start created the admin token: shown once, then wiped. */
     char new_token[VZ_AUTH_TOKEN_TEXT_MAX + 1];
 };

@@ -18,6 +18,7 @@
 #include "extract/typemap.h"
 #include "extract/writer.h"
 #include "jobs/runner.h"
+#include "pipeline/pipeline.h"
 #include "sources/source.h"
 #include "sqlguard/sqlguard.h"
 #include "store/datasets.h"
@@ -43,6 +44,14 @@ struct extract_job {
     enum vz_decimal_mode dm;
     int had_previous; /* an earlier version of the dataset is on disk */
     struct vz_extract_progress progress;
+    /* The pipeline after the extraction (or alone: reprocess). */
+    int run_pipeline, pipeline_only;
+    json_t *primary_key;  /* owned; NULL: row numbers */
+    char *embed_provider; /* owned; NULL: "local" */
+    long long bytes;      /* of the raw file, kept in the job record */
+    struct vz_pipeline_progress pp;
+    atomic_int in_pipeline;
+    _Atomic int64_t phase_ms; /* when the current pipeline phase started */
 };
 
 static void extract_job_free(void *arg)
@@ -53,6 +62,8 @@ static void extract_job_free(void *arg)
     free(j->sql);
     free(j->label);
     json_decref(j->skip_warnings);
+    json_decref(j->primary_key);
+    free(j->embed_provider);
     free(j);
 }
 
@@ -215,6 +226,15 @@ static int get_row_limit(json_t *o, const char *label, long long *out, struct vz
     return VZ_OK;
 }
 
+/* "embed_provider", when given: "local" or "keyword". */
+static int check_provider(json_t *v, struct vz_err *err)
+{
+    const char *s = json_string_value(v);
+    if (!v || (s && (strcmp(s, "local") == 0 || strcmp(s, "keyword") == 0)))
+        return VZ_OK;
+    return vz_err_set(err, VZ_EINVAL, "'embed_provider' must be \"local\" or \"keyword\"");
+}
+
 /* Plan one table entry of the request. */
 static int plan_table(struct vz_app *app, struct vz_source *src, enum vz_db_type type,
                       json_t *entry, json_t *schema_cache, enum vz_decimal_mode dm, struct plan *p,
@@ -278,6 +298,10 @@ static int plan_table(struct vz_app *app, struct vz_source *src, enum vz_db_type
     p->name = strdup(label);
     p->options = json_deep_copy(entry);
     if (!p->label || !p->name || !p->options)
+        return vz_err_set(err, VZ_ENOMEM, NULL);
+    /* The pipeline cites rows by their key; introspection found it. */
+    if (json_is_array(json_object_get(table, "primary_key")) &&
+        json_object_set(p->options, "primary_key", json_object_get(table, "primary_key")) < 0)
         return vz_err_set(err, VZ_ENOMEM, NULL);
     if (row_limit > 0 && (p->estimate < 0 || p->estimate > row_limit))
         p->estimate = row_limit;
@@ -381,6 +405,14 @@ static void job_tick(void *arg, struct vz_job_ctl *ctl)
     double secs = (double)(vz_mono_ms() - ctl->started_ms) / 1000.0;
     if (atomic_load(&ctl->cancel))
         atomic_store(&j->progress.cancel, 1);
+    if (atomic_load(&j->in_pipeline)) {
+        uint64_t done = atomic_load(&j->pp.done), total = atomic_load(&j->pp.total);
+        double ps = (double)(vz_mono_ms() - atomic_load(&j->phase_ms)) / 1000.0;
+        if (vz_job_progress(j->app->store, j->job_id, (long long)done, (long long)total, j->bytes,
+                            ps > 0 ? (double)done / ps : 0, &err) < 0)
+            vz_debug("job %s: progress not recorded: %s", j->job_id, err.msg);
+        return;
+    }
     if (vz_job_progress(j->app->store, j->job_id, (long long)rows, ctl->rows_total,
                         (long long)bytes, secs > 0 ? (double)rows / secs : 0, &err) < 0)
         vz_debug("job %s: progress not recorded: %s", j->job_id, err.msg);
@@ -425,6 +457,116 @@ static char *warnings_of(const struct vz_stream *st, json_t *skip_warnings)
     s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
     json_decref(arr);
     return s;
+}
+
+/* ---- the pipeline stage ---- */
+
+/* Called on the job's thread as each pipeline phase starts: the job and
+ * the dataset show the phase from its first moment. */
+static void on_phase(void *ud, int phase)
+{
+    struct extract_job *j = ud;
+    struct vz_err err = VZ_ERR_INIT;
+    const char *name = vz_pipeline_phase_name(phase);
+    atomic_store(&j->phase_ms, vz_mono_ms());
+    if (vz_job_set_state(j->app->store, j->job_id, "running", name, NULL, &err) < 0 ||
+        vz_dataset_set_status(j->app->store, j->dataset_id, name, NULL, &err) < 0)
+        vz_warn("job %s: phase %s not recorded: %s", j->job_id, name, err.msg);
+}
+
+/* A failed or cancelled pipeline: the job says why; the dataset stays
+ * "ready" on its previous index when there is one. */
+static void pipeline_fail(struct extract_job *j, const char *state, const char *error,
+                          int had_index)
+{
+    struct vz_err err = VZ_ERR_INIT;
+    char note[VZ_ERR_MSG_MAX + 96];
+    if (vz_job_set_state(j->app->store, j->job_id, state, NULL, error, &err) < 0)
+        vz_error("job %s: cannot record its end: %s", j->job_id, err.msg);
+    if (had_index)
+        snprintf(note, sizeof(note), "processing %s: %s (the earlier index is kept)",
+                 strcmp(state, "cancelled") == 0 ? "cancelled" : "failed", error ? error : "");
+    else
+        snprintf(note, sizeof(note), "processing %s: %s",
+                 strcmp(state, "cancelled") == 0 ? "cancelled" : "failed", error ? error : "");
+    if (vz_dataset_set_status(j->app->store, j->dataset_id, had_index ? "ready" : state, note,
+                              &err) < 0)
+        vz_error("dataset %s: cannot record its status: %s", j->dataset_id, err.msg);
+}
+
+static void run_pipeline(struct extract_job *j, struct vz_job_ctl *ctl)
+{
+    struct vz_app *app = j->app;
+    struct vz_pipeline_result res;
+    struct vz_dataset_pipeline rec;
+    struct vz_err err = VZ_ERR_INIT, e2 = VZ_ERR_INIT;
+    char processed[PATH_MAX], index_dir[PATH_MAX], *profile = NULL;
+    int had_index = vz_pipeline_has_index(app->cfg->data_dir, j->dataset_id), rc;
+
+    memset(&rec, 0, sizeof(rec));
+    j->pp.cancel = &ctl->cancel;
+    j->pp.on_phase = on_phase;
+    j->pp.ud = j;
+    atomic_store(&j->phase_ms, vz_mono_ms());
+    atomic_store(&j->in_pipeline, 1);
+    rc = vz_pipeline_run(app->cfg->data_dir, j->dataset_id, j->primary_key, j->embed_provider,
+                         &j->pp, &res, &err);
+    atomic_store(&j->in_pipeline, 0);
+    if (rc < 0) {
+        int cancel = rc == VZ_ECANCELLED || atomic_load(&ctl->cancel);
+        if (cancel)
+            vz_info("job %s: pipeline cancelled", j->job_id);
+        else
+            vz_warn("job %s: pipeline failed: %s", j->job_id, err.msg);
+        pipeline_fail(j, cancel ? "cancelled" : "failed", cancel ? "cancelled by request" : err.msg,
+                      had_index);
+        return;
+    }
+    profile = json_dumps(res.profile, JSON_COMPACT);
+    if (vz_pipeline_processed_path(app->cfg->data_dir, j->dataset_id, processed,
+                                   sizeof(processed)) < 0 ||
+        vz_pipeline_index_dir(app->cfg->data_dir, j->dataset_id, index_dir, sizeof(index_dir)) <
+            0 ||
+        !profile) {
+        pipeline_fail(j, "failed", "out of memory recording the result", 1);
+        goto out;
+    }
+    rec.profile_json = profile;
+    rec.embed_provider = res.provider;
+    rec.embed_model = res.model;
+    rec.embed_dim = res.dim;
+    rec.chunk_count = (long long)res.chunks;
+    rec.processed_path = processed;
+    rec.index_path = index_dir;
+    if (vz_job_progress(app->store, j->job_id, (long long)res.rows, (long long)res.rows, j->bytes,
+                        res.embed_seconds > 0 ? (double)res.rows / res.embed_seconds : 0,
+                        &e2) < 0 ||
+        vz_dataset_set_pipeline(app->store, j->dataset_id, "ready", &rec, &e2) < 0 ||
+        vz_job_set_state(app->store, j->job_id, "succeeded", NULL, NULL, &e2) < 0) {
+        /* The new index is committed: whatever the record says, it is there. */
+        pipeline_fail(j, "failed", e2.msg, 1);
+        goto out;
+    }
+    vz_info("job %s: pipeline %llu rows, %llu chunks (%s%s%s): process %.2f s, chunk %.2f s, "
+            "embed %.2f s, index %.2f s",
+            j->job_id, (unsigned long long)res.rows, (unsigned long long)res.chunks, res.provider,
+            res.model[0] ? " " : "", res.model, res.process_seconds, res.chunk_seconds,
+            res.embed_seconds, res.index_seconds);
+out:
+    free(profile);
+    vz_pipeline_result_release(&res);
+}
+
+/* A reprocess job: the pipeline alone, on the raw file already there. */
+static void job_run_pipeline(void *arg, struct vz_job_ctl *ctl)
+{
+    struct extract_job *j = arg;
+    int had_index = vz_pipeline_has_index(j->app->cfg->data_dir, j->dataset_id);
+    if (atomic_load(&ctl->cancel)) {
+        pipeline_fail(j, "cancelled", "cancelled before it started", had_index);
+        return;
+    }
+    run_pipeline(j, ctl);
 }
 
 static void job_run(void *arg, struct vz_job_ctl *ctl)
@@ -485,16 +627,21 @@ out:
         if (vz_job_progress(app->store, j->job_id, (long long)res.rows, (long long)res.rows,
                             (long long)res.bytes_written,
                             res.seconds > 0 ? (double)res.rows / res.seconds : 0, &e2) < 0 ||
-            vz_dataset_set_result(app->store, j->dataset_id, "ready", (long long)res.rows,
+            vz_dataset_set_result(app->store, j->dataset_id,
+                                  j->run_pipeline ? "processing" : "ready", (long long)res.rows,
                                   (long long)res.bytes_written, res.seconds, path, warnings,
                                   &e2) < 0 ||
             vz_conn_touch_sync(app->store, j->conn_id, &e2) < 0) {
             job_finish(j, "failed", e2.msg);
         } else {
-            job_finish(j, "succeeded", NULL);
             vz_info("job %s: %llu rows, %llu bytes in %.2f s", j->job_id,
                     (unsigned long long)res.rows, (unsigned long long)res.bytes_written,
                     res.seconds);
+            j->bytes = (long long)res.bytes_written;
+            if (j->run_pipeline)
+                run_pipeline(j, ctl);
+            else
+                job_finish(j, "succeeded", NULL);
         }
     }
     free(warnings);
@@ -564,6 +711,14 @@ static int queue_plan(struct vz_app *app, const char *conn_id, struct plan *p,
     j->skip_warnings = json_incref(p->skip_warnings);
     j->dm = dm;
     j->had_previous = prev && prev->row_count >= 0 && prev->raw_path;
+    j->run_pipeline = !json_is_false(json_object_get(p->options, "pipeline"));
+    j->primary_key = json_incref(json_object_get(p->options, "primary_key"));
+    if (json_is_string(json_object_get(p->options, "embed_provider")) &&
+        !(j->embed_provider =
+              strdup(json_string_value(json_object_get(p->options, "embed_provider"))))) {
+        rc = vz_err_set(err, VZ_ENOMEM, NULL);
+        goto out;
+    }
     if (!j->sql || !j->label) {
         rc = vz_err_set(err, VZ_ENOMEM, NULL);
         goto out;
@@ -604,8 +759,9 @@ int vz_extractsvc_request(struct vz_app *app, const char *conn_id, json_t *body,
     *out = NULL;
     json_object_foreach(body, key, v)
     {
-        static const char *const known[] = {"tables",   "custom_sql", "dataset_name", "dry_run",
-                                            "pipeline", "decimal",    "row_limit"};
+        static const char *const known[] = {"tables",    "custom_sql",    "dataset_name",
+                                            "dry_run",   "pipeline",      "decimal",
+                                            "row_limit", "embed_provider"};
         int ok = 0;
         for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
             ok |= strcmp(key, known[k]) == 0;
@@ -633,6 +789,12 @@ int vz_extractsvc_request(struct vz_app *app, const char *conn_id, json_t *body,
         rc = vz_err_set(err, VZ_EINVAL, "'dry_run' must be true or false");
         goto out;
     }
+    if (json_object_get(body, "pipeline") && !json_is_boolean(json_object_get(body, "pipeline"))) {
+        rc = vz_err_set(err, VZ_EINVAL, "'pipeline' must be true or false");
+        goto out;
+    }
+    if ((rc = check_provider(json_object_get(body, "embed_provider"), err)) < 0)
+        goto out;
     if (dec) {
         const char *s = json_string_value(dec);
         if (s && strcmp(s, "exact") == 0)
@@ -667,6 +829,16 @@ int vz_extractsvc_request(struct vz_app *app, const char *conn_id, json_t *body,
             json_array_append_new(result, d);
         if (rc < 0)
             goto out;
+        /* Request-wide pipeline settings go with each dataset, so a
+         * reprocess later runs the same way. */
+        for (size_t k = 0; k < 2; k++) {
+            const char *key_k = k == 0 ? "pipeline" : "embed_provider";
+            json_t *val = json_object_get(body, key_k);
+            if (val && json_object_set(plans[i].options, key_k, val) < 0) {
+                rc = vz_err_set(err, VZ_ENOMEM, NULL);
+                goto out;
+            }
+        }
     }
     vz_source_close(src);
     src = NULL;
@@ -691,6 +863,107 @@ out:
     vz_connection_free(conn);
     json_decref(cache);
     json_decref(result);
+    return rc;
+}
+
+int vz_extractsvc_reprocess(struct vz_app *app, const char *id, json_t *body, json_t **out,
+                            struct vz_err *err)
+{
+    struct vz_dataset *d = NULL, upd;
+    struct vz_job job;
+    struct extract_job *j = NULL;
+    json_t *opts = NULL, *prov = body ? json_object_get(body, "embed_provider") : NULL;
+    char active[40], path[PATH_MAX + 64], *opts_text = NULL;
+    const char *key;
+    json_t *v;
+    int rc;
+
+    *out = NULL;
+    memset(&job, 0, sizeof(job));
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "embed_provider") != 0)
+            return vz_err_set(err, VZ_EINVAL, "unknown field '%s'", key);
+    }
+    if ((rc = check_provider(prov, err)) < 0)
+        return rc;
+    if (!app->runner)
+        return vz_err_set(err, VZ_EINTERNAL, "no job workers are running");
+    rc = vz_dataset_get(app->store, id, &d, err);
+    if (rc < 0)
+        return rc;
+    if (vz_job_active_for(app->store, id, active, err)) {
+        rc = vz_err_set(err, VZ_ECONFLICT, "dataset %s has a job in progress (%s)", id, active);
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/%s.parquet", app->cfg->data_dir, d->id);
+    if (access(path, R_OK) != 0) {
+        rc = vz_err_set(err, VZ_ECONFLICT,
+                        "dataset %s has no extracted file to process (status %s)", id, d->status);
+        goto out;
+    }
+    opts = d->options ? json_loads(d->options, 0, NULL) : NULL;
+    if (!json_is_object(opts)) {
+        json_decref(opts);
+        opts = json_object();
+    }
+    /* Asking for a reprocess turns the pipeline on for later extractions. */
+    if (opts)
+        (void)json_object_del(opts, "pipeline"); /* absent is fine */
+    if (!opts || (prov && json_object_set(opts, "embed_provider", prov) < 0) ||
+        !(opts_text = json_dumps(opts, JSON_COMPACT)) || !(j = calloc(1, sizeof(*j)))) {
+        rc = vz_err_set(err, VZ_ENOMEM, NULL);
+        goto out;
+    }
+    if (vz_uuid4(job.id) < 0) {
+        rc = vz_err_set(err, VZ_EIO, "no randomness for an id");
+        goto out;
+    }
+    upd = *d;
+    upd.options = opts_text;
+    upd.status = "queued";
+    upd.last_job_id = job.id;
+    rc = vz_dataset_upsert(app->store, &upd, err);
+    if (rc < 0)
+        goto out;
+    job.dataset_id = d->id;
+    job.kind = "pipeline";
+    job.phase = "processing";
+    job.rows_total = d->row_count;
+    rc = vz_job_insert(app->store, &job, err);
+    if (rc < 0)
+        goto out;
+    j->app = app;
+    snprintf(j->job_id, sizeof(j->job_id), "%s", job.id);
+    snprintf(j->dataset_id, sizeof(j->dataset_id), "%s", d->id);
+    j->run_pipeline = j->pipeline_only = 1;
+    j->bytes = d->byte_size > 0 ? d->byte_size : 0;
+    j->primary_key = json_incref(json_object_get(opts, "primary_key"));
+    if (json_is_string(json_object_get(opts, "embed_provider")) &&
+        !(j->embed_provider = strdup(json_string_value(json_object_get(opts, "embed_provider"))))) {
+        rc = vz_err_set(err, VZ_ENOMEM, NULL);
+        goto out;
+    }
+    *out = json_pack("{s:s, s:s}", "dataset_id", d->id, "job_id", job.id);
+    if (!*out) {
+        rc = vz_err_set(err, VZ_ENOMEM, NULL);
+        goto out;
+    }
+    rc = vz_runner_submit(app->runner, job.id, d->row_count, job_run_pipeline, job_tick, j,
+                          extract_job_free, err);
+    j = NULL; /* the runner owns it now, also on failure */
+    if (rc < 0) {
+        struct vz_err e2 = VZ_ERR_INIT;
+        if (vz_job_set_state(app->store, job.id, "failed", NULL, err->msg, &e2) < 0)
+            vz_error("job %s: %s", job.id, e2.msg);
+        json_decref(*out);
+        *out = NULL;
+    }
+out:
+    extract_job_free(j);
+    free(opts_text);
+    json_decref(opts);
+    vz_dataset_free(d);
     return rc;
 }
 
@@ -726,6 +999,15 @@ int vz_extractsvc_delete_dataset(struct vz_app *app, const char *id, struct vz_e
     snprintf(path, sizeof(path), "%s/%s.parquet", app->cfg->data_dir, d->id);
     if (unlink(path) != 0 && errno != ENOENT)
         vz_warn("dataset %s: cannot remove %s: %s", id, path, strerror(errno));
+    snprintf(path, sizeof(path), "%s/%s.parquet.tmp", app->cfg->data_dir, d->id);
+    (void)unlink(path); /* only there after a crash; recovery removes it too */
+    {
+        struct vz_err e2 = VZ_ERR_INIT;
+        /* The record is gone already: a file left here is logged, and the
+         * next start's temp sweep or a manual rm finishes the job. */
+        if (vz_pipeline_remove_files(app->cfg->data_dir, d->id, &e2) < 0)
+            vz_warn("dataset %s: %s", id, e2.msg);
+    }
     vz_info("dataset %s deleted", id);
 out:
     vz_dataset_free(d);
@@ -764,6 +1046,14 @@ int vz_extractsvc_recover(struct vz_app *app, struct vz_err *err)
         return rc;
     if (n)
         vz_warn("marked %d interrupted job%s as failed", n, n == 1 ? "" : "s");
+    {
+        struct vz_err e2 = VZ_ERR_INIT;
+        int removed = 0;
+        if (vz_pipeline_clean_tmp(app->cfg->data_dir, &removed, &e2) < 0)
+            vz_warn("%s", e2.msg);
+        if (removed)
+            vz_info("removed %d leftover pipeline temp file%s", removed, removed == 1 ? "" : "s");
+    }
     /* Half-written files of interrupted runs: never visible under the final
      * name, removed here. */
     dir = opendir(app->cfg->data_dir);

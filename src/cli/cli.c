@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"schema", vz_cmd_schema, "show the tables and columns of a connection's schema"},
     {"extract", vz_cmd_extract, "extract tables or one SELECT to Parquet datasets"},
     {"datasets", vz_cmd_datasets, "list or remove datasets"},
+    {"search", vz_cmd_search, "search the indexed datasets (hybrid, vector or keyword)"},
+    {"ask", vz_cmd_ask, "ask a question: the best matching rows (and an answer with a chat model)"},
     {"token", vz_cmd_token, "reset the admin token (prints the new one)"},
 };
 

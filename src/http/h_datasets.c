@@ -119,6 +119,25 @@ void vz_h_dataset_delete(struct vz_req *r)
         vz_reply_json(r, 200, json_pack("{s:s, s:b}", "id", id, "deleted", 1));
 }
 
+/* POST /api/v1/datasets/{id}/reprocess: the pipeline again on the current
+ * raw file. The body is optional ({"embed_provider": ...}). */
+void vz_h_dataset_reprocess(struct vz_req *r)
+{
+    struct vz_err err = VZ_ERR_INIT;
+    json_t *body = NULL, *out = NULL;
+    size_t len = 0;
+    const char *id = uuid_param_or_reply(r, "dataset");
+    if (!id)
+        return;
+    (void)vz_req_body(r, &len);
+    if (len && vz_req_json_object(r, &body) < 0)
+        return;
+    if (vz_extractsvc_reprocess(vz_req_app(r), id, body, &out, &err) < 0)
+        vz_reply_err(r, &err);
+    else
+        vz_reply_json(r, 202, out);
+}
+
 /* The raw Parquet file, streamed from disk (never loaded into memory). */
 void vz_h_dataset_download(struct vz_req *r)
 {

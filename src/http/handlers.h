@@ -34,5 +34,10 @@ void vz_h_dataset_get(struct vz_req *r);
 void vz_h_dataset_delete(struct vz_req *r);
 void vz_h_dataset_download(struct vz_req *r);
 void vz_h_dataset_rows(struct vz_req *r);
+void vz_h_dataset_reprocess(struct vz_req *r);
+
+/* h_search.c */
+void vz_h_search(struct vz_req *r);
+void vz_h_ask(struct vz_req *r);
 
 #endif

@@ -24,6 +24,10 @@ void vz_dataset_free(struct vz_dataset *d)
     free(d->last_job_id);
     free(d->created_at);
     free(d->updated_at);
+    free(d->profile);
+    free(d->embed_provider);
+    free(d->embed_model);
+    free(d->index_path);
     free(d);
 }
 
@@ -71,7 +75,8 @@ static long long col_ll(sqlite3_stmt *q, int c)
 #define DS_COLS                                                                                    \
     "id, name, source_type, source_connection_id, source_table, source_sql, options, status, "     \
     "row_count, byte_size, extract_seconds, warnings, raw_path, processed_path, error_message, "   \
-    "last_job_id, created_at, updated_at"
+    "last_job_id, created_at, updated_at, profile, embed_provider, embed_model, embed_dim, "       \
+    "chunk_count, index_path"
 
 static struct vz_dataset *ds_row(sqlite3_stmt *q)
 {
@@ -98,6 +103,12 @@ static struct vz_dataset *ds_row(sqlite3_stmt *q)
     d->last_job_id = col_dup(q, 15, &oom);
     d->created_at = col_dup(q, 16, &oom);
     d->updated_at = col_dup(q, 17, &oom);
+    d->profile = col_dup(q, 18, &oom);
+    d->embed_provider = col_dup(q, 19, &oom);
+    d->embed_model = col_dup(q, 20, &oom);
+    d->embed_dim = col_ll(q, 21);
+    d->chunk_count = col_ll(q, 22);
+    d->index_path = col_dup(q, 23, &oom);
     if (oom) {
         vz_dataset_free(d);
         return NULL;
@@ -358,6 +369,38 @@ int vz_dataset_set_result(struct vz_store *st, const char *id, const char *statu
     return rc;
 }
 
+int vz_dataset_set_pipeline(struct vz_store *st, const char *id, const char *status,
+                            const struct vz_dataset_pipeline *p, struct vz_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    char now[32];
+    int rc;
+    vz_now_iso(now);
+    vz_store_lock(st);
+    rc = prep(st,
+              "UPDATE datasets SET status = ?1, error_message = NULL, profile = ?2, "
+              "embed_provider = ?3, embed_model = ?4, embed_dim = ?5, chunk_count = ?6, "
+              "processed_path = ?7, index_path = ?8, updated_at = ?9 WHERE id = ?10",
+              &q, err);
+    if (rc == 0) {
+        sqlite3_bind_text(q, 1, status, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(q, 2, p->profile_json);
+        bind_text_or_null(q, 3, p->embed_provider);
+        bind_text_or_null(q, 4, p->embed_model && *p->embed_model ? p->embed_model : NULL);
+        sqlite3_bind_int(q, 5, p->embed_dim);
+        sqlite3_bind_int64(q, 6, p->chunk_count);
+        bind_text_or_null(q, 7, p->processed_path);
+        bind_text_or_null(q, 8, p->index_path);
+        sqlite3_bind_text(q, 9, now, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 10, id, -1, SQLITE_TRANSIENT);
+        rc = run_done(st, q, "updating dataset", err);
+        if (rc == 0 && sqlite3_changes(vz_store_db(st)) == 0)
+            rc = vz_err_set(err, VZ_ENOTFOUND, "no dataset with id %s", id);
+    }
+    vz_store_unlock(st);
+    return rc;
+}
+
 int vz_job_insert(struct vz_store *st, const struct vz_job *j, struct vz_err *err)
 {
     sqlite3_stmt *q = NULL;
@@ -546,9 +589,10 @@ json_t *vz_dataset_view(const struct vz_dataset *d)
 {
     json_t *warnings = d->warnings ? json_loads(d->warnings, 0, NULL) : NULL;
     json_t *options = d->options ? json_loads(d->options, 0, NULL) : NULL;
+    json_t *profile = d->profile ? json_loads(d->profile, 0, NULL) : NULL;
     int orphaned =
         d->source_type && strcmp(d->source_type, "database") == 0 && !d->source_connection_id;
-    return json_pack(
+    json_t *v = json_pack(
         "{s:s, s:s?, s:s?, s:o, s:s?, s:o, s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
         "s:b, s:s?, s:s?}",
         "id", d->id, "name", d->name, "source_type", d->source_type, "source_connection_id",
@@ -559,6 +603,19 @@ json_t *vz_dataset_view(const struct vz_dataset *d)
         warnings ? warnings : json_array(), "options", options ? options : json_object(),
         "error_message", str_or_null(d->error_message), "last_job_id", str_or_null(d->last_job_id),
         "orphaned", orphaned, "created_at", d->created_at, "updated_at", d->updated_at);
+    /* Server paths stay private (as raw_path does); "indexed" tells whether
+     * a search index exists. */
+    if (v &&
+        json_object_update_new(
+            v, json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}", "profile",
+                         profile ? profile : json_null(), "embed_provider",
+                         str_or_null(d->embed_provider), "embed_model", str_or_null(d->embed_model),
+                         "embed_dim", ll_or_null(d->embed_dim), "chunk_count",
+                         ll_or_null(d->chunk_count), "indexed", d->index_path != NULL)) < 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
 }
 
 json_t *vz_job_view(const struct vz_job *j)

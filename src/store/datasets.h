@@ -25,6 +25,19 @@ struct vz_dataset {
     char *warnings;                 /* JSON array text */
     char *raw_path, *processed_path, *error_message, *last_job_id;
     char *created_at, *updated_at;
+    /* Set by the pipeline (NULL / -1 until it has run once). */
+    char *profile; /* JSON object text */
+    char *embed_provider, *embed_model, *index_path;
+    long long embed_dim, chunk_count;
+};
+
+/* What a finished pipeline run records (all borrowed). */
+struct vz_dataset_pipeline {
+    const char *profile_json;                 /* JSON object text */
+    const char *embed_provider, *embed_model; /* model NULL or "" for keyword */
+    int embed_dim;                            /* 0 for keyword */
+    long long chunk_count;
+    const char *processed_path, *index_path;
 };
 
 struct vz_job {
@@ -64,6 +77,9 @@ int vz_dataset_set_status(struct vz_store *st, const char *id, const char *statu
 int vz_dataset_set_result(struct vz_store *st, const char *id, const char *status, long long rows,
                           long long bytes, double seconds, const char *raw_path,
                           const char *warnings_json, struct vz_err *err) VZ_MUST_CHECK;
+/* Record a finished pipeline run and set status (error_message cleared). */
+int vz_dataset_set_pipeline(struct vz_store *st, const char *id, const char *status,
+                            const struct vz_dataset_pipeline *p, struct vz_err *err) VZ_MUST_CHECK;
 
 int vz_job_insert(struct vz_store *st, const struct vz_job *j, struct vz_err *err) VZ_MUST_CHECK;
 int vz_job_get(struct vz_store *st, const char *id, struct vz_job **out,

@@ -75,9 +75,20 @@ static const char m2_sql[] =
     "CREATE UNIQUE INDEX datasets_one_per_source ON datasets(source_connection_id, source_table)\n"
     "  WHERE source_type = 'database' AND source_table <> 'custom_query';\n";
 
+/* 3: what the pipeline records on a dataset: the column profile (JSON),
+ * the embedding provider, model and dimension, the chunk count and where
+ * the search index is. */
+static const char m3_sql[] = "ALTER TABLE datasets ADD COLUMN profile TEXT;\n"
+                             "ALTER TABLE datasets ADD COLUMN embed_provider TEXT;\n"
+                             "ALTER TABLE datasets ADD COLUMN embed_model TEXT;\n"
+                             "ALTER TABLE datasets ADD COLUMN embed_dim INTEGER;\n"
+                             "ALTER TABLE datasets ADD COLUMN chunk_count INTEGER;\n"
+                             "ALTER TABLE datasets ADD COLUMN index_path TEXT;\n";
+
 static const struct vz_migration migrations[] = {
     {1, "connections_datasets_jobs", m1_sql},
     {2, "extraction_details", m2_sql},
+    {3, "pipeline", m3_sql},
 };
 
 const struct vz_migration *vz_migrations(size_t *n)
