@@ -339,17 +339,27 @@ for (const vp of VIEWPORTS) {
       });
     }
 
-    test('search: the not-available state until the search pipeline exists', async () => {
+    test('search and ask over the extracted datasets (real pipeline)', async () => {
       await page.getByRole('link', { name: 'Search' }).click();
       await page.getByRole('heading', { name: 'Search', level: 1 }).waitFor();
       await page.getByLabel('Orders by city').waitFor(); // ready datasets can be picked
-      await page.getByLabel('Search your datasets').fill('customers in Lyon');
+      await page.getByLabel('Search your datasets').fill('refund');
       await page.getByRole('button', { name: 'Search', exact: true }).click();
-      await page.getByText('Search is not available yet').waitFor();
+      // customers 3, 11 and 20 mention a refund (tests/fixtures/pg.sql).
+      const first = page.locator('p.result-text').first();
+      await first.waitFor();
+      assert.match(await first.innerText(), /refund/i);
+      assert.equal((await first.locator('mark').first().innerText()).toLowerCase(), 'refund');
+      // Open the result: the row with its dataset and primary key.
+      const card = page.locator('.result').first();
+      assert.match(await card.textContent(), /PK \d+/);
+      await card.getByRole('button', { name: 'Open' }).click();
+      await page.getByRole('dialog').getByText(/ · row \d+/).waitFor();
+      await page.keyboard.press('Escape');
       await page.getByText('Ask', { exact: true }).click();
-      await page.getByLabel('Your question').fill('Which city orders most?');
+      await page.getByLabel('Your question').fill('Who wanted their money back?');
       await page.getByRole('button', { name: 'Ask', exact: true }).click();
-      await page.getByText('Search is not available yet').first().waitFor();
+      await page.locator('p.note').getByText(/no chat model/).waitFor();
       await shot('13-search');
     });
 
