@@ -42,7 +42,7 @@ struct vz_stream_col {
     /* backend-private type facts */
     uint32_t pg_oid, pg_elem_oid;
     int32_t pg_typmod;
-    int pg_wire_plus1; /* cached wire decoding + 1 (0: not computed yet) */
+    int pg_wire_plus1;  /* cached wire decoding + 1 (0: not computed yet) */
     int my_type;        /* enum enum_field_types */
     unsigned my_flags;  /* UNSIGNED_FLAG, BINARY_FLAG, ... */
     unsigned my_length; /* display length (tinyint(1), bit(n)) */

@@ -444,10 +444,8 @@ int vz_extract_write(struct vz_source *src, struct vz_stream *st, const struct v
         goto out;
     if (vz_buf_adds(&sql, "COPY (SELECT * FROM " VZ_EXTRACT_FUNC "()) TO ") < 0 ||
         add_sql_string(&sql, vz_buf_cstr(&tmp)) < 0 ||
-        vz_buf_adds(
-            &sql,
-            " (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE_BYTES '" VZ_EXTRACT_ROW_GROUP_BYTES
-            "')") < 0) {
+        vz_buf_adds(&sql, " (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+                          "ROW_GROUP_SIZE_BYTES '" VZ_EXTRACT_ROW_GROUP_BYTES "')") < 0) {
         rc = vz_err_set(err, VZ_ENOMEM, NULL);
         goto out;
     }
