@@ -1014,24 +1014,6 @@ out:
     return rc;
 }
 
-/* DuckDB's spill directory of an interrupted run: flat, files only. */
-static int remove_spill_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        char f[PATH_MAX + 600];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
-        (void)unlink(f); /* rmdir below reports what is left */
-    }
-    closedir(d);
-    return rmdir(path);
-}
-
 int vz_extractsvc_recover(struct vz_app *app, struct vz_err *err)
 {
     DIR *dir;
@@ -1069,7 +1051,7 @@ int vz_extractsvc_recover(struct vz_app *app, struct vz_err *err)
         snprintf(path, sizeof(path), "%s/%s", app->cfg->data_dir, e->d_name);
         if (tmp && unlink(path) == 0)
             vz_info("removed leftover temp file %s", path);
-        if (spill && remove_spill_dir(path) == 0)
+        if (spill && vz_rm_rf(path) == 0)
             vz_info("removed leftover spill directory %s", path);
     }
     closedir(dir);

@@ -33,6 +33,10 @@ int vz_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* fsync the directory that contains path. */
 int vz_fsync_parent(const char *path, struct vz_err *err) VZ_MUST_CHECK;
 
+/* rm -rf for a file or folder we made (never follows links); 0 when it is
+ * gone (or never was), else -1 with errno set. */
+int vz_rm_rf(const char *path);
+
 /* Map an errno from a file operation to a VZ_E* code (ENOSPC → VZ_ENOSPACE...). */
 int vz_errno_code(int e);
 

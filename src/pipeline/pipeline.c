@@ -71,24 +71,6 @@ int vz_pipeline_has_index(const char *data_dir, const char *dataset_id)
 
 /* ---- removing files ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-/* rm -rf for a file or folder we made; 0 when it is gone (or never was). */
-static int rm_rf(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(sb.st_mode))
-        return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int vz_pipeline_remove_files(const char *data_dir, const char *dataset_id, struct vz_err *err)
 {
     static const char *const fmt[] = {
@@ -99,7 +81,7 @@ int vz_pipeline_remove_files(const char *data_dir, const char *dataset_id, struc
         char path[PATH_MAX];
         if (snprintf(path, sizeof(path), fmt[i], data_dir, dataset_id) >= (int)sizeof(path))
             continue;
-        if (rm_rf(path) != 0 && rc == VZ_OK)
+        if (vz_rm_rf(path) != 0 && rc == VZ_OK)
             rc = vz_err_set(err, VZ_EIO, "cannot remove %s: %s", path, strerror(errno));
     }
     return rc;
@@ -126,7 +108,7 @@ int vz_pipeline_clean_tmp(const char *data_dir, int *removed, struct vz_err *err
         if (len < 5 || strcmp(e->d_name + len - 4, ".tmp") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (rm_rf(path) == 0)
+        if (vz_rm_rf(path) == 0)
             (*removed)++;
         else if (rc == VZ_OK)
             rc = vz_err_set(err, VZ_EIO, "cannot remove %s: %s", path, strerror(errno));
@@ -299,7 +281,7 @@ static void run_release(struct run *r)
         duckdb_disconnect(&r->con);
     if (r->db)
         duckdb_close(&r->db);
-    (void)rm_rf(r->spill); /* DuckDB's spill files; nothing of ours */
+    (void)vz_rm_rf(r->spill); /* DuckDB's spill files; nothing of ours */
 }
 
 static void set_phase(struct vz_pipeline_progress *pr, int phase, uint64_t total)

@@ -86,27 +86,13 @@ static int join(char *out, size_t cap, const char *a, const char *b)
     return snprintf(out, cap, "%s%s", a, b) < (int)cap ? 0 : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-/* rm -rf path; 0 if it is gone (or never was), else -1 with errno. */
-static int rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(sb.st_mode))
-        return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
+/* nftw callback: everything below the top folder (kept itself). */
 static int rm_below(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
-    return ftw->level == 0 ? 0 : rm_entry(path, sb, type, ftw);
+    (void)sb;
+    if (ftw->level == 0)
+        return 0;
+    return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 static int fsync_path(const char *path, struct vz_err *err)
@@ -319,7 +305,7 @@ int vz_index_writer_open(const char *dir, int dim, struct vz_index_writer **out,
         rc = array_open(w, VECTORS, vh, sizeof(vh), &w->vf, err);
     if (rc < 0) {
         /* We hold the lock, so the half-made folder is ours to drop. */
-        (void)rm_tree(w->tmp); /* best effort: the next writer clears it too */
+        (void)vz_rm_rf(w->tmp); /* best effort: the next writer clears it too */
         goto fail;
     }
     *out = w;
@@ -486,7 +472,7 @@ static int swap_in(struct vz_index_writer *w, struct vz_err *err)
     /* The old version now sits at <dir>.tmp; readers that have it open keep
      * their files. If removing it fails the next writer clears it. */
     if (exchanged)
-        (void)rm_tree(w->tmp);
+        (void)vz_rm_rf(w->tmp);
     return VZ_OK;
 }
 
@@ -521,7 +507,7 @@ void vz_index_writer_abort(struct vz_index_writer *w)
         return;
     /* Still locked by us, so it is ours; open handles to unlinked files are
      * fine. If this fails the next writer clears it. */
-    (void)rm_tree(w->tmp);
+    (void)vz_rm_rf(w->tmp);
     writer_free(w);
 }
 
