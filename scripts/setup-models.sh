@@ -72,21 +72,7 @@ need_debian() {
     || { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
 }
 
-# npm_fetch PKG@VER SRI DEST: fetch a tarball without running any of its
-# scripts and check its integrity before anyone unpacks it.
-npm_fetch() {
-  local spec=$1 sri=$2 dest=$3 tmp file got
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent --ignore-scripts "$spec" >/dev/null)
-  file=$(ls "$tmp"/*.tgz)
-  got="sha512-$(openssl dgst -sha512 -binary "$file" | base64 -w0)"
-  if [ "$got" != "$sri" ]; then
-    rm -rf "$tmp"
-    die "integrity mismatch for $spec: got $got"
-  fi
-  mv "$file" "$dest"
-  rm -rf "$tmp"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib-npm.sh"
 
 install_llama() {
   local stamp="$deps/llama/.installed-$LLAMA_NPM_VERSION"
@@ -100,8 +86,8 @@ install_llama() {
   local tmp out="$deps/llama.tmp" commit
   tmp=$(mktemp -d "$deps/cache/llama.XXXXXX")
   scratch+=("$tmp" "$out")
-  npm_fetch "$LLAMA_LIB_PKG" "$LLAMA_LIB_SRI" "$tmp/lib.tgz"
-  npm_fetch "$LLAMA_SRC_PKG" "$LLAMA_SRC_SRI" "$tmp/src.tgz"
+  npm_fetch "$LLAMA_LIB_PKG" "$LLAMA_LIB_SRI" "$tmp/lib.tgz" || exit 1
+  npm_fetch "$LLAMA_SRC_PKG" "$LLAMA_SRC_SRI" "$tmp/src.tgz" || exit 1
   tar -xzf "$tmp/lib.tgz" -C "$tmp" --wildcards 'package/bins/linux-x64/*.so'
   tar -xzf "$tmp/src.tgz" -C "$tmp" package/llama/gitRelease.bundle
   git -c advice.detachedHead=false clone -q "$tmp/package/llama/gitRelease.bundle" "$tmp/src"

@@ -72,22 +72,7 @@ install_debian() {
   return 0
 }
 
-# npm_fetch PKG@VER SRI DEST: download a package tarball without running any
-# of its scripts and check its integrity hash before anyone unpacks it.
-npm_fetch() {
-  local spec=$1 sri=$2 dest=$3 tmp file got
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent --ignore-scripts "$spec" >/dev/null)
-  file=$(ls "$tmp"/*.tgz)
-  got="sha512-$(openssl dgst -sha512 -binary "$file" | base64 -w0)"
-  if [ "$got" != "$sri" ]; then
-    log "integrity mismatch for $spec: got $got"
-    rm -rf "$tmp"
-    exit 1
-  fi
-  mv "$file" "$dest"
-  rm -rf "$tmp"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib-npm.sh"
 
 install_duckdb() {
   local stamp="$deps/.duckdb-$DUCKDB_VERSION"
@@ -98,8 +83,8 @@ install_duckdb() {
   log "fetching DuckDB $DUCKDB_VERSION from npm"
   mkdir -p "$deps/lib" "$deps/include" "$deps/cache"
   local libtgz="$deps/cache/duckdb-lib.tgz" hdrtgz="$deps/cache/duckdb-hdr.tgz" tmp
-  npm_fetch "$DUCKDB_LIB_PKG" "$DUCKDB_LIB_SRI" "$libtgz"
-  npm_fetch "$DUCKDB_HDR_PKG" "$DUCKDB_HDR_SRI" "$hdrtgz"
+  npm_fetch "$DUCKDB_LIB_PKG" "$DUCKDB_LIB_SRI" "$libtgz" || exit 1
+  npm_fetch "$DUCKDB_HDR_PKG" "$DUCKDB_HDR_SRI" "$hdrtgz" || exit 1
   tmp=$(mktemp -d)
   tar -xzf "$libtgz" -C "$tmp" package/libduckdb.so
   tar -xzf "$hdrtgz" -C "$tmp" package/src/duckdb/src/include/duckdb.h
