@@ -49,12 +49,25 @@ print(next((c["id"] for c in json.load(sys.stdin)["connections"] if c["name"] ==
 register "Sample PostgreSQL" postgresql "$VZ_PG_PORT" "$VZ_PG_DB" "$VZ_PG_RO_USER" "$VZ_PG_RO_PASSWORD"
 register "Sample MariaDB" mysql "$VZ_MY_PORT" "$VZ_MY_DB" "$VZ_MY_RO_USER" "$VZ_MY_RO_PASSWORD"
 
+# Run the main job once so every screen has something in it: extract two
+# sample tables (which then go through the pipeline) in the background.
+pg_id=$(api "${url}api/v1/db/connections" | python3 -c '
+import json, sys
+print(next((c["id"] for c in json.load(sys.stdin)["connections"] if c["name"] == "Sample PostgreSQL"), ""))')
+if [ -n "$pg_id" ]; then
+  api -X POST "${url}api/v1/db/connections/$pg_id/extract" \
+    -d '{"tables":[{"table":"customers"},{"table":"orders"}]}' >/dev/null &&
+    echo "extracting public.customers and public.orders from the sample PostgreSQL (see Datasets)"
+fi
+
 cat <<MSG
 
   vectoraiz is running: $url
   login (admin token):  $token
   health:               ${url}api/v1/health
   try:                  curl -H "Authorization: Bearer $token" ${url}api/v1/db/connections
+                        curl -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                          -d '{"query":"refund after a late delivery"}' ${url}api/v1/search
   data directory:       $data
 
   Sample databases (read-only user shown; admin users in 'scripts/testdb.sh env'):

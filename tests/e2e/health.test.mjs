@@ -93,3 +93,18 @@ test('a second start on the same data directory reuses key and store', async () 
   assert.equal(r.status, 200);
   await s3.stop();
 });
+
+test('a second server on a port in use fails clearly instead of sharing it', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { BIN } = await import('./lib/server.mjs');
+  const port = new URL(srv.url).port;
+  const dir = mkdtempSync(join(tmpdir(), 'vz-e2e-'));
+  const r = spawnSync(BIN, ['--data-dir', dir, '--listen', `127.0.0.1:${port}`, 'serve'],
+    { timeout: 10000, encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+  assert.equal((await api(srv.url, 'GET', '/api/v1/health')).status, 200);
+});
