@@ -35,26 +35,16 @@ struct env {
     int port;
 };
 
-static const char *env_req(const char *var)
-{
-    const char *v = getenv(var);
-    if (!v || !*v)
-        fail_msg("%s is not set. These tests need the MariaDB test server: run them via "
-                 "`make test`, or first run: eval \"$(scripts/testdb.sh start)\"",
-                 var);
-    return v;
-}
-
 static struct env need_env(void)
 {
     struct env e;
-    e.host = env_req("VZ_MY_HOST");
-    e.port = atoi(env_req("VZ_MY_PORT"));
-    e.db = env_req("VZ_MY_DB");
-    e.ro = env_req("VZ_MY_RO_USER");
-    e.ro_pw = env_req("VZ_MY_RO_PASSWORD");
-    e.admin = env_req("VZ_MY_ADMIN_USER");
-    e.admin_pw = env_req("VZ_MY_ADMIN_PASSWORD");
+    e.host = vzt_env("VZ_MY_HOST");
+    e.port = atoi(vzt_env("VZ_MY_PORT"));
+    e.db = vzt_env("VZ_MY_DB");
+    e.ro = vzt_env("VZ_MY_RO_USER");
+    e.ro_pw = vzt_env("VZ_MY_RO_PASSWORD");
+    e.admin = vzt_env("VZ_MY_ADMIN_USER");
+    e.admin_pw = vzt_env("VZ_MY_ADMIN_PASSWORD");
     return e;
 }
 

@@ -50,26 +50,16 @@ struct env {
     int port;
 };
 
-static const char *env_req(const char *name)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        fail_msg("%s is not set. These tests need the test database servers: run them via "
-                 "`make test`, or first run: eval \"$(scripts/testdb.sh start)\"",
-                 name);
-    return v;
-}
-
 static struct env get_env(void)
 {
     struct env e;
-    e.host = env_req("VZ_PG_HOST");
-    e.port = atoi(env_req("VZ_PG_PORT"));
-    e.db = env_req("VZ_PG_DB");
-    e.ro = env_req("VZ_PG_RO_USER");
-    e.ro_pw = env_req("VZ_PG_RO_PASSWORD");
-    e.admin = env_req("VZ_PG_ADMIN_USER");
-    e.admin_pw = env_req("VZ_PG_ADMIN_PASSWORD");
+    e.host = vzt_env("VZ_PG_HOST");
+    e.port = atoi(vzt_env("VZ_PG_PORT"));
+    e.db = vzt_env("VZ_PG_DB");
+    e.ro = vzt_env("VZ_PG_RO_USER");
+    e.ro_pw = vzt_env("VZ_PG_RO_PASSWORD");
+    e.admin = vzt_env("VZ_PG_ADMIN_USER");
+    e.admin_pw = vzt_env("VZ_PG_ADMIN_PASSWORD");
     return e;
 }
 

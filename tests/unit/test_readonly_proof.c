@@ -107,16 +107,6 @@ static void bput_value(struct vz_buf *b, const char *s, size_t n)
     }
 }
 
-static const char *env_req(const char *name)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        fail_msg("%s is not set. This test needs the test database servers: run it via "
-                 "`make test`, or first run: eval \"$(scripts/testdb.sh start)\"",
-                 name);
-    return v;
-}
-
 static int verbose(void)
 {
     const char *v = getenv("VZ_PROOF_VERBOSE");
@@ -450,8 +440,8 @@ static PGconn *pg_connect(const char *host, const char *user, const char *passwo
 
 #define KV(k, v) (kw[n] = (k), val[n] = (v), n++)
     KV("host", host);
-    KV("port", env_req("VZ_PG_PORT"));
-    KV("dbname", env_req("VZ_PG_DB"));
+    KV("port", vzt_env("VZ_PG_PORT"));
+    KV("dbname", vzt_env("VZ_PG_DB"));
     KV("user", user);
     if (password) /* none for the superuser on the unix socket */
         KV("password", password);
@@ -755,18 +745,18 @@ static void checker_open(struct checker *k, enum vz_db_type db)
         k->dialect = VZ_DIALECT_POSTGRES;
         k->name = "PostgreSQL";
         k->corpus = "attacks-pg.sql";
-        k->admin.host = env_req("VZ_PG_HOST");
-        k->admin.port = atoi(env_req("VZ_PG_PORT"));
-        k->admin.database = env_req("VZ_PG_DB");
-        k->admin.username = env_req("VZ_PG_ADMIN_USER");
-        k->admin.password = env_req("VZ_PG_ADMIN_PASSWORD");
-        k->pg = pg_connect(env_req("VZ_PG_SOCKET_DIR"), env_req("VZ_PG_SUPERUSER"), NULL,
+        k->admin.host = vzt_env("VZ_PG_HOST");
+        k->admin.port = atoi(vzt_env("VZ_PG_PORT"));
+        k->admin.database = vzt_env("VZ_PG_DB");
+        k->admin.username = vzt_env("VZ_PG_ADMIN_USER");
+        k->admin.password = vzt_env("VZ_PG_ADMIN_PASSWORD");
+        k->pg = pg_connect(vzt_env("VZ_PG_SOCKET_DIR"), vzt_env("VZ_PG_SUPERUSER"), NULL,
                            "vz-proof-checker");
         r = pg_query(k->pg, "SELECT current_setting('data_directory'), rolsuper FROM pg_roles"
                             " WHERE rolname = current_user");
         snprintf(k->datadir, sizeof(k->datadir), "%s", PQgetvalue(r, 0, 0));
         if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
-            fail_msg("%s is not a superuser", env_req("VZ_PG_SUPERUSER"));
+            fail_msg("%s is not a superuser", vzt_env("VZ_PG_SUPERUSER"));
         PQclear(r);
     } else {
         MYSQL_RES *res;
@@ -774,13 +764,13 @@ static void checker_open(struct checker *k, enum vz_db_type db)
         k->dialect = VZ_DIALECT_MYSQL;
         k->name = "MySQL";
         k->corpus = "attacks-mysql.sql";
-        k->admin.host = env_req("VZ_MY_HOST");
-        k->admin.port = atoi(env_req("VZ_MY_PORT"));
-        k->admin.database = env_req("VZ_MY_DB");
-        k->admin.username = env_req("VZ_MY_ADMIN_USER");
-        k->admin.password = env_req("VZ_MY_ADMIN_PASSWORD");
-        k->my = my_connect("localhost", 0, env_req("VZ_MY_SUPERUSER"), NULL,
-                           env_req("VZ_MY_SOCKET"), NULL);
+        k->admin.host = vzt_env("VZ_MY_HOST");
+        k->admin.port = atoi(vzt_env("VZ_MY_PORT"));
+        k->admin.database = vzt_env("VZ_MY_DB");
+        k->admin.username = vzt_env("VZ_MY_ADMIN_USER");
+        k->admin.password = vzt_env("VZ_MY_ADMIN_PASSWORD");
+        k->my = my_connect("localhost", 0, vzt_env("VZ_MY_SUPERUSER"), NULL,
+                           vzt_env("VZ_MY_SOCKET"), NULL);
         res = my_query(k->my, "SELECT @@datadir");
         row = mysql_fetch_row(res);
         assert_non_null(row);
@@ -1199,8 +1189,8 @@ static void test_admin_could_write_outside_the_session_layer(void **state)
     PGresult *r;
     (void)state;
 
-    pg = pg_connect(env_req("VZ_PG_HOST"), env_req("VZ_PG_ADMIN_USER"),
-                    env_req("VZ_PG_ADMIN_PASSWORD"), "vz-proof-control");
+    pg = pg_connect(vzt_env("VZ_PG_HOST"), vzt_env("VZ_PG_ADMIN_USER"),
+                    vzt_env("VZ_PG_ADMIN_PASSWORD"), "vz-proof-control");
     PQclear(pg_query(pg, "BEGIN"));
     r = pg_query(pg, "UPDATE customers SET name = name || '.' WHERE id = 1");
     assert_string_equal(PQcmdTuples(r), "1");
@@ -1208,8 +1198,8 @@ static void test_admin_could_write_outside_the_session_layer(void **state)
     PQclear(pg_query(pg, "ROLLBACK"));
     PQfinish(pg);
 
-    my = my_connect(env_req("VZ_MY_HOST"), atoi(env_req("VZ_MY_PORT")), env_req("VZ_MY_ADMIN_USER"),
-                    env_req("VZ_MY_ADMIN_PASSWORD"), NULL, env_req("VZ_MY_DB"));
+    my = my_connect(vzt_env("VZ_MY_HOST"), atoi(vzt_env("VZ_MY_PORT")), vzt_env("VZ_MY_ADMIN_USER"),
+                    vzt_env("VZ_MY_ADMIN_PASSWORD"), NULL, vzt_env("VZ_MY_DB"));
     my_exec(my, "START TRANSACTION");
     my_exec(my, "UPDATE customers SET name = CONCAT(name, '.') WHERE id = 1");
     assert_int_equal(mysql_affected_rows(my), 1);
@@ -1561,7 +1551,7 @@ static struct vz_source *open_reader(enum vz_db_type db)
 
     memset(&c, 0, sizeof(c));
     c.type = db;
-#define ENV(suffix) (snprintf(name, sizeof(name), "%s%s", pfx, suffix), env_req(name))
+#define ENV(suffix) (snprintf(name, sizeof(name), "%s%s", pfx, suffix), vzt_env(name))
     c.host = ENV("HOST");
     c.port = atoi(ENV("PORT"));
     c.database = ENV("DB");
@@ -1588,13 +1578,13 @@ static void legit_queries_match(enum vz_db_type db)
     memset(&ls, 0, sizeof(ls));
     vz_buf_init(&ls.skipped, 0);
     if (db == VZ_DB_POSTGRES) {
-        pg = pg_connect(env_req("VZ_PG_HOST"), env_req("VZ_PG_RO_USER"),
-                        env_req("VZ_PG_RO_PASSWORD"), "vz-proof-direct");
+        pg = pg_connect(vzt_env("VZ_PG_HOST"), vzt_env("VZ_PG_RO_USER"),
+                        vzt_env("VZ_PG_RO_PASSWORD"), "vz-proof-direct");
         corpus_load(&c, "legit-pg.sql");
     } else {
         my =
-            my_connect(env_req("VZ_MY_HOST"), atoi(env_req("VZ_MY_PORT")), env_req("VZ_MY_RO_USER"),
-                       env_req("VZ_MY_RO_PASSWORD"), NULL, env_req("VZ_MY_DB"));
+            my_connect(vzt_env("VZ_MY_HOST"), atoi(vzt_env("VZ_MY_PORT")), vzt_env("VZ_MY_RO_USER"),
+                       vzt_env("VZ_MY_RO_PASSWORD"), NULL, vzt_env("VZ_MY_DB"));
         /* The source's session uses UTC too (sources/mysql.c). */
         my_exec(my, "SET time_zone = '+00:00'");
         corpus_load(&c, "legit-mysql.sql");

@@ -64,4 +64,16 @@ static inline int vzt_contains(const char *hay, size_t n, const char *needle)
     return 0;
 }
 
+/* A setting of the test database servers (scripts/testdb.sh); a missing
+ * one fails the test with the way to get them, never skips it. */
+static inline const char *vzt_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        fail_msg("%s is not set. These tests need the test database servers: run them via "
+                 "`make test`, or first run: eval \"$(scripts/testdb.sh start)\"",
+                 name);
+    return v;
+}
+
 #endif
