@@ -16,7 +16,7 @@ apt_pkgs=(
   libsqlite3-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
   # test servers and helpers
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client
-  python3 python3-cryptography python3-venv git curl ca-certificates
+  python3 python3-cryptography python3-venv git curl ca-certificates sqlite3
 )
 # Node.js and npm (DuckDB comes from the npm registry; the browser tests run
 # on node). A machine may already have a newer Node.js whose package conflicts
