@@ -16,6 +16,7 @@
 #include "crypto/keys.h"
 #include "jobs/runner.h"
 #include "pipeline/embed.h"
+#include "store/rotate.h"
 
 /* One process at a time runs jobs on a data directory: recovery marks every
  * unfinished job as interrupted, which is only true when nobody else runs
@@ -40,6 +41,28 @@ static int lock_jobs(struct vz_app *app, struct vz_err *err)
     return VZ_OK;
 }
 
+/* Refuse to start when the key file is missing but credentials are stored:
+ * vz_keys_load() would make a new key and every stored credential would be
+ * unreadable. */
+static int check_key_file(struct vz_app *app, struct vz_err *err)
+{
+    char path[PATH_MAX + 16];
+    size_t rows = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", app->cfg->data_dir, VZ_KEYS_FILE_NAME);
+    if (access(path, F_OK) == 0 || errno != ENOENT)
+        return VZ_OK; /* vz_keys_load() reports anything else */
+    rc = vz_store_credential_rows(app->store, &rows, err);
+    if (rc < 0 || rows == 0)
+        return rc;
+    return vz_err_set(err, VZ_ECRYPTO,
+                      "key file %s is missing but the metadata store holds %zu stored "
+                      "connection%s encrypted with it; restore %s from a backup (or set "
+                      "%s to the secret they were stored with). No new key was generated",
+                      path, rows, rows == 1 ? "" : "s", VZ_KEYS_FILE_NAME, VZ_KEYS_ENV_SECRET);
+}
+
 int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struct vz_err *err)
 {
     struct vz_keys_info info;
@@ -53,13 +76,6 @@ int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struc
     rc = vz_mkdir_p(cfg->data_dir, 0700, err);
     if (rc < 0)
         goto fail;
-    rc = vz_keys_load(cfg->data_dir, cfg->secret, cfg->secret_old, &app->keys, &info, err);
-    if (rc < 0)
-        goto fail;
-    if (info.source == VZ_KEYS_FILE_CREATED)
-        vz_warn("generated credentials key %s (mode 0600); back it up: losing it loses every "
-                "stored database password",
-                info.path);
     if (flags & VZ_APP_WITH_AUTH) {
         rc = vz_auth_open(cfg->data_dir, &app->auth, app->new_token, err);
         if (rc < 0)
@@ -71,6 +87,20 @@ int vz_app_open(struct vz_app *app, struct vz_config *cfg, unsigned flags, struc
     rc = vz_store_migrate(app->store, NULL, err);
     if (rc < 0)
         goto fail;
+    /* The store before the key: a key file created next to stored
+     * credentials would hide their loss until the first connection test. */
+    if (!(cfg->secret && *cfg->secret)) {
+        rc = check_key_file(app, err);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = vz_keys_load(cfg->data_dir, cfg->secret, cfg->secret_old, &app->keys, &info, err);
+    if (rc < 0)
+        goto fail;
+    if (info.source == VZ_KEYS_FILE_CREATED)
+        vz_warn("generated credentials key %s (mode 0600); back it up: losing it loses every "
+                "stored database password",
+                info.path);
     if (flags & VZ_APP_WITH_JOBS) {
         rc = lock_jobs(app, err);
         if (rc < 0)

@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"search", vz_cmd_search, "search the indexed datasets (hybrid, vector or keyword)"},
     {"ask", vz_cmd_ask, "ask a question: the best matching rows (and an answer with a chat model)"},
     {"token", vz_cmd_token, "reset the admin token (prints the new one)"},
+    {"keys", vz_cmd_keys, "rotate the credentials key, or show which key reads what"},
 };
 
 void vz_cli_fail(const char *fmt, ...)

@@ -28,6 +28,7 @@ int vz_cmd_extract(struct vz_config *cfg, int argc, char **argv);
 int vz_cmd_datasets(struct vz_config *cfg, int argc, char **argv);
 int vz_cmd_search(struct vz_config *cfg, int argc, char **argv);
 int vz_cmd_ask(struct vz_config *cfg, int argc, char **argv);
+int vz_cmd_keys(struct vz_config *cfg, int argc, char **argv);
 
 /* Print "vectoraiz: <msg>" to stderr. */
 void vz_cli_fail(const char *fmt, ...) VZ_PRINTF(1, 2);

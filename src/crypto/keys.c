@@ -351,6 +351,33 @@ static int key_file_load(const char *dir, struct vz_fernet_key *k, struct vz_key
     return rc;
 }
 
+/* <data_dir>/secret.key.old, left by `vectoraiz keys rotate --new-key-file`
+ * until its transaction commits: while it exists the credentials may still
+ * be under it, so it is a decrypt-only key (same checks as secret.key). */
+static int add_old_key_file(const char *dir, struct vz_keyring *ring, struct vz_keys_info *info,
+                            struct vz_err *err)
+{
+    struct vz_fernet_key k;
+    char path[PATH_MAX];
+    int fd, rc, n = snprintf(path, sizeof(path), "%s/%s.old", dir, VZ_KEYS_FILE_NAME);
+
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return vz_err_set(err, VZ_EINVAL, "data directory path too long");
+    fd = key_file_open(path);
+    if (fd < 0)
+        return errno == ENOENT ? VZ_OK
+                               : vz_err_set(err, errno_code(errno), "cannot open key file %s: %s",
+                                            path, strerror(errno));
+    rc = key_file_read(path, fd, &k, err);
+    close(fd);
+    if (rc == VZ_OK)
+        rc = vz_keyring_add(ring, &k, err);
+    if (rc == VZ_OK)
+        info->n_old++;
+    vz_fernet_key_wipe(&k);
+    return rc;
+}
+
 /* ---- putting it together ---- */
 
 static int add_old_secrets(const char *list, struct vz_keyring *ring, struct vz_keys_info *info,
@@ -412,6 +439,11 @@ int vz_keys_load(const char *data_dir, const char *secret, const char *old_secre
     rc = vz_keyring_add(ring, &k, err);
     if (rc < 0)
         goto out;
+    if (!(secret && *secret)) {
+        rc = add_old_key_file(data_dir, ring, info, err);
+        if (rc < 0)
+            goto out;
+    }
     if (old_secrets)
         rc = add_old_secrets(old_secrets, ring, info, err);
 out:
