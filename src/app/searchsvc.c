@@ -153,11 +153,22 @@ out:
     return rc;
 }
 
+/* Fused score first; on a tie the hit with the better vector rank wins
+ * (meaning over shared words), then the better keyword rank. */
+static int rank_or_max(int r)
+{
+    return r ? r : INT_MAX;
+}
+
 static int cmp_fused(const void *a, const void *b)
 {
     const struct ghit *x = a, *y = b;
     if (x->fused != y->fused)
         return x->fused < y->fused ? 1 : -1;
+    if (rank_or_max(x->vrank) != rank_or_max(y->vrank))
+        return rank_or_max(x->vrank) < rank_or_max(y->vrank) ? -1 : 1;
+    if (rank_or_max(x->krank) != rank_or_max(y->krank))
+        return rank_or_max(x->krank) < rank_or_max(y->krank) ? -1 : 1;
     if (x->t != y->t)
         return x->t < y->t ? -1 : 1;
     return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
@@ -224,6 +235,11 @@ static int run_search(struct vz_app *app, const char *q, size_t k, int use_v, in
                 goto out;
             for (size_t h = 0; h < nh; h++) {
                 size_t j;
+                /* Chunks that match only words in most chunks (column names)
+                 * come with score 0: they say nothing about relevance, and in
+                 * a fusion they would push real vector hits down. */
+                if (hits[h].score <= 0)
+                    continue;
                 for (j = 0; j < ng; j++)
                     if (g[j].t == i && g[j].chunk_id == hits[h].chunk_id)
                         break;
