@@ -100,7 +100,7 @@ testdb-stop:
 	@scripts/testdb.sh stop
 
 clean:
-	rm -rf build build-asan vectoraiz
+	rm -rf build build-asan build-fuzz vectoraiz
 
 -include $(OBJ:.o=.d) $(BUILD)/src/main.d
 
