@@ -36,6 +36,9 @@ struct client {
 struct vz_auth {
     pthread_mutex_t mu;
     char token_hash[65];
+    char path[PATH_MAX];   /* the token file, re-read when it changes */
+    struct timespec mtime; /* of the token file when last read */
+    ino_t ino;             /* a reset renames a new file in: new inode */
     struct session sessions[MAX_SESSIONS];
     struct client clients[MAX_CLIENTS];
 };
@@ -155,6 +158,14 @@ int vz_auth_open(const char *data_dir, struct vz_auth **out, char *new_token, st
         free(a);
         return rc;
     }
+    snprintf(a->path, sizeof(a->path), "%s", path);
+    {
+        struct stat sb;
+        if (stat(path, &sb) == 0) {
+            a->mtime = sb.st_mtim;
+            a->ino = sb.st_ino;
+        }
+    }
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
     return VZ_OK;
@@ -169,14 +180,36 @@ void vz_auth_free(struct vz_auth *a)
     free(a);
 }
 
+/* `vectoraiz token reset` on a running server's data directory takes effect
+ * at once: the file is replaced atomically (a new inode), so a changed inode
+ * or mtime means a new, complete hash. A file that cannot be read keeps the hash in memory. */
+static void reload_if_changed(struct vz_auth *a)
+{
+    struct stat sb;
+    char hash[65];
+    if (stat(a->path, &sb) != 0 || (sb.st_ino == a->ino && sb.st_mtim.tv_sec == a->mtime.tv_sec &&
+                                    sb.st_mtim.tv_nsec == a->mtime.tv_nsec))
+        return;
+    if (read_token_hash(a->path, hash, NULL) == 0) {
+        memcpy(a->token_hash, hash, sizeof(hash));
+        a->mtime = sb.st_mtim;
+        a->ino = sb.st_ino;
+    }
+}
+
 int vz_auth_token_ok(struct vz_auth *a, const char *token)
 {
     char hash[65];
+    int ok;
     if (!token || strlen(token) > VZ_AUTH_TOKEN_TEXT_MAX)
         return 0;
     sha256_hex(token, hash);
+    pthread_mutex_lock(&a->mu);
+    reload_if_changed(a);
     /* Hashes have a fixed length, so the compare leaks nothing about the token. */
-    return CRYPTO_memcmp(hash, a->token_hash, 64) == 0;
+    ok = CRYPTO_memcmp(hash, a->token_hash, 64) == 0;
+    pthread_mutex_unlock(&a->mu);
+    return ok;
 }
 
 /* Caller holds a->mu. */

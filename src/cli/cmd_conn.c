@@ -383,8 +383,8 @@ int vz_cmd_token(struct vz_config *cfg, int argc, char **argv)
     }
     printf("%s\n", token);
     fprintf(stderr,
-            "new admin token written (hashed) to %s/%s; a running server picks it up "
-            "after a restart\n",
+            "new admin token written (hashed) to %s/%s; a running server accepts it at "
+            "once (the old one stops working; logged-in browser sessions stay)\n",
             cfg->data_dir, VZ_AUTH_TOKEN_FILE);
     OPENSSL_cleanse(token, sizeof(token));
     return VZ_EXIT_OK;

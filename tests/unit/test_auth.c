@@ -52,6 +52,23 @@ static void test_reset_replaces_token(void **state)
     vzt_rmrf(dir);
 }
 
+/* A reset on a running server's data directory takes effect at once. */
+static void test_reset_applies_without_restart(void **state)
+{
+    char dir[PATH_MAX], t1[VZ_AUTH_TOKEN_TEXT_MAX + 1], t2[VZ_AUTH_TOKEN_TEXT_MAX + 1];
+    struct vz_auth *a = NULL;
+    struct vz_err err = VZ_ERR_INIT;
+    (void)state;
+    vzt_tmpdir(dir, sizeof(dir));
+    assert_int_equal(vz_auth_open(dir, &a, t1, &err), 0);
+    assert_true(vz_auth_token_ok(a, t1));
+    assert_int_equal(vz_auth_reset_token(dir, t2, &err), 0);
+    assert_true(vz_auth_token_ok(a, t2));
+    assert_false(vz_auth_token_ok(a, t1));
+    vz_auth_free(a);
+    vzt_rmrf(dir);
+}
+
 static void test_readable_token_file_is_refused(void **state)
 {
     char dir[PATH_MAX], path[PATH_MAX + 32], tok[VZ_AUTH_TOKEN_TEXT_MAX + 1];
@@ -138,6 +155,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_open_creates_token_file_0600),
         cmocka_unit_test(test_reset_replaces_token),
+        cmocka_unit_test(test_reset_applies_without_restart),
         cmocka_unit_test(test_readable_token_file_is_refused),
         cmocka_unit_test(test_sessions_and_csrf),
         cmocka_unit_test(test_login_rate_limit_per_client),
