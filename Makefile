@@ -50,7 +50,7 @@ $(BUILD)/vectoraiz: $(BUILD)/src/main.o $(BUILD)/libvz.a
 vectoraiz: $(BUILD)/vectoraiz
 	$(Q)cp -f $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvz.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libvz.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvz.a \

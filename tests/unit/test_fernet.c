@@ -20,54 +20,24 @@
 
 /* ---- helpers ---- */
 
-/* snprintf that fails the test instead of truncating a path. */
-static void pathf(char *out, size_t n, const char *fmt, ...) VZ_PRINTF(3, 4);
-static void pathf(char *out, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    int len;
-    va_start(ap, fmt);
-    len = vsnprintf(out, n, fmt, ap);
-    va_end(ap);
-    assert_true(len >= 0 && (size_t)len < n);
-}
-
 /* The first of the working directory and its parents that holds
  * tests/unit/fernet_interop.py: the repository root. */
-static void repo_root(char *out, size_t n)
-{
-    char dir[PATH_MAX], probe[PATH_MAX + 64];
-    assert_non_null(getcwd(dir, sizeof(dir)));
-    for (;;) {
-        char *slash;
-        pathf(probe, sizeof(probe), "%s/tests/unit/fernet_interop.py", dir);
-        if (access(probe, R_OK) == 0) {
-            pathf(out, n, "%s", dir);
-            return;
-        }
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            fail_msg("tests/unit/fernet_interop.py not found: run from the repository root");
-        *slash = '\0';
-    }
-}
-
 /* $VZ_TEST_VECTORS may name tests/vectors or tests/vectors/fernet. */
 static void vectors_dir(char *out, size_t n)
 {
     const char *env = getenv("VZ_TEST_VECTORS");
     char root[PATH_MAX], probe[PATH_MAX + 64];
     if (env && *env) {
-        pathf(probe, sizeof(probe), "%s/fernet/generate.json", env);
+        vzt_pathf(probe, sizeof(probe), "%s/fernet/generate.json", env);
         if (access(probe, R_OK) == 0) {
-            pathf(out, n, "%s/fernet", env);
+            vzt_pathf(out, n, "%s/fernet", env);
             return;
         }
-        pathf(out, n, "%s", env);
+        vzt_pathf(out, n, "%s", env);
         return;
     }
-    repo_root(root, sizeof(root));
-    pathf(out, n, "%s/tests/vectors/fernet", root);
+    vzt_repo_root(root, sizeof(root));
+    vzt_pathf(out, n, "%s/tests/vectors/fernet", root);
 }
 
 static json_t *load_vectors(const char *name)
@@ -76,7 +46,7 @@ static json_t *load_vectors(const char *name)
     json_error_t jerr;
     json_t *j;
     vectors_dir(dir, sizeof(dir));
-    pathf(path, sizeof(path), "%s/%s", dir, name);
+    vzt_pathf(path, sizeof(path), "%s/%s", dir, name);
     j = json_load_file(path, 0, &jerr);
     if (!j)
         fail_msg("cannot load %s: %s (line %d)", path, jerr.text, jerr.line);
@@ -213,11 +183,11 @@ static json_t *py_run(const char *mode, json_t *req)
 
     if (access(PY, X_OK) != 0)
         fail_msg(PY " is missing: install python3 and python3-cryptography (scripts/setup.sh)");
-    repo_root(root, sizeof(root));
+    vzt_repo_root(root, sizeof(root));
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(in, sizeof(in), "%s/req.json", dir);
+    vzt_pathf(in, sizeof(in), "%s/req.json", dir);
     assert_int_equal(json_dump_file(req, in, 0), 0);
-    pathf(cmd, sizeof(cmd), PY " '%s/tests/unit/fernet_interop.py' %s < '%s'", root, mode, in);
+    vzt_pathf(cmd, sizeof(cmd), PY " '%s/tests/unit/fernet_interop.py' %s < '%s'", root, mode, in);
     p = popen(cmd, "r");
     assert_non_null(p);
     reply = json_loadf(p, 0, &jerr);

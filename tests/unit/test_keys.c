@@ -24,35 +24,6 @@
 
 /* ---- helpers ---- */
 
-static void pathf(char *out, size_t n, const char *fmt, ...) VZ_PRINTF(3, 4);
-static void pathf(char *out, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    int len;
-    va_start(ap, fmt);
-    len = vsnprintf(out, n, fmt, ap);
-    va_end(ap);
-    assert_true(len >= 0 && (size_t)len < n);
-}
-
-static void repo_root(char *out, size_t n)
-{
-    char dir[PATH_MAX], probe[PATH_MAX + 64];
-    assert_non_null(getcwd(dir, sizeof(dir)));
-    for (;;) {
-        char *slash;
-        pathf(probe, sizeof(probe), "%s/tests/unit/fernet_interop.py", dir);
-        if (access(probe, R_OK) == 0) {
-            pathf(out, n, "%s", dir);
-            return;
-        }
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            fail_msg("tests/unit/fernet_interop.py not found: run from the repository root");
-        *slash = '\0';
-    }
-}
-
 /* Run tests/unit/fernet_interop.py (see there) and return its JSON reply.
  * A missing python3 or python3-cryptography fails the test. */
 static json_t *py_run(const char *mode, json_t *req)
@@ -65,11 +36,11 @@ static json_t *py_run(const char *mode, json_t *req)
 
     if (access(PY, X_OK) != 0)
         fail_msg(PY " is missing: install python3 and python3-cryptography (scripts/setup.sh)");
-    repo_root(root, sizeof(root));
+    vzt_repo_root(root, sizeof(root));
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(in, sizeof(in), "%s/req.json", dir);
+    vzt_pathf(in, sizeof(in), "%s/req.json", dir);
     assert_int_equal(json_dump_file(req, in, 0), 0);
-    pathf(cmd, sizeof(cmd), PY " '%s/tests/unit/fernet_interop.py' %s < '%s'", root, mode, in);
+    vzt_pathf(cmd, sizeof(cmd), PY " '%s/tests/unit/fernet_interop.py' %s < '%s'", root, mode, in);
     p = popen(cmd, "r");
     assert_non_null(p);
     reply = json_loadf(p, 0, &jerr);
@@ -159,7 +130,7 @@ static void test_secret_that_is_a_fernet_key_is_used_directly(void **state)
     vz_keyring_release(&ring);
 
     /* The secret wins: no key file is made. */
-    pathf(keyfile, sizeof(keyfile), "%s/%s", dir, VZ_KEYS_FILE_NAME);
+    vzt_pathf(keyfile, sizeof(keyfile), "%s/%s", dir, VZ_KEYS_FILE_NAME);
     assert_int_equal(access(keyfile, F_OK), -1);
     vzt_rmrf(dir);
 }
@@ -280,8 +251,8 @@ static void test_key_file_created_then_reused(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(data, sizeof(data), "%s/a/data", dir); /* does not exist yet */
-    pathf(path, sizeof(path), "%s/%s", data, VZ_KEYS_FILE_NAME);
+    vzt_pathf(data, sizeof(data), "%s/a/data", dir); /* does not exist yet */
+    vzt_pathf(path, sizeof(path), "%s/%s", data, VZ_KEYS_FILE_NAME);
 
     /* A permissive umask must not leak into the file's or directory's mode. */
     old_umask = umask(0);
@@ -322,7 +293,7 @@ static void test_key_file_created_then_reused(void **state)
         FILE *p;
         char line[64];
         int count = 0;
-        pathf(cmd, sizeof(cmd), "ls -A '%s'", data);
+        vzt_pathf(cmd, sizeof(cmd), "ls -A '%s'", data);
         p = popen(cmd, "r");
         assert_non_null(p);
         while (fgets(line, sizeof(line), p))
@@ -355,7 +326,7 @@ static void test_key_file_written_by_hand(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
+    vzt_pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
     write_file(path, KEY_A "\n\n \t\r\n", 0600);
     load_ok(dir, NULL, NULL, &ring, &info);
     assert_int_equal(info.source, VZ_KEYS_FILE_EXISTING);
@@ -378,8 +349,8 @@ static void test_key_file_with_loose_mode_refused(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
-    pathf(hint, sizeof(hint), "chmod 600 %s", path);
+    vzt_pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
+    vzt_pathf(hint, sizeof(hint), "chmod 600 %s", path);
     write_file(path, KEY_A "\n", 0600);
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         assert_int_equal(chmod(path, modes[i]), 0);
@@ -402,7 +373,7 @@ static void test_key_file_not_regular_refused(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
+    vzt_pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
     /* A directory... */
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(vz_keys_load(dir, NULL, NULL, &ring, &info, &err), VZ_EPERM);
@@ -437,7 +408,7 @@ static void test_corrupted_key_file_refused(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
+    vzt_pathf(path, sizeof(path), "%s/%s", dir, VZ_KEYS_FILE_NAME);
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         write_file(path, bodies[i], 0600);
         assert_int_equal(vz_keys_load(dir, NULL, NULL, &ring, &info, &err), VZ_ECRYPTO);
@@ -478,17 +449,17 @@ static void test_data_dir_problems(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(file, sizeof(file), "%s/plain", dir);
+    vzt_pathf(file, sizeof(file), "%s/plain", dir);
     write_file(file, "x", 0600);
     /* The data directory is a file, or below one. */
     assert_true(vz_keys_load(file, NULL, NULL, &ring, &info, &err) < 0);
     assert_non_null(strstr(err.msg, file));
-    pathf(sub, sizeof(sub), "%s/below", file);
+    vzt_pathf(sub, sizeof(sub), "%s/below", file);
     assert_true(vz_keys_load(sub, NULL, NULL, &ring, &info, &err) < 0);
     assert_int_equal(ring.n, 0);
     /* A directory we may not write to (root ignores modes: skip that part). */
     if (geteuid() != 0) {
-        pathf(sub, sizeof(sub), "%s/ro", dir);
+        vzt_pathf(sub, sizeof(sub), "%s/ro", dir);
         assert_int_equal(mkdir(sub, 0500), 0);
         assert_int_equal(vz_keys_load(sub, NULL, NULL, &ring, &info, &err), VZ_EPERM);
         assert_int_equal(chmod(sub, 0700), 0);
@@ -509,7 +480,7 @@ static void test_concurrent_first_start_agrees(void **state)
     (void)state;
 
     vzt_tmpdir(dir, sizeof(dir));
-    pathf(data, sizeof(data), "%s/data", dir);
+    vzt_pathf(data, sizeof(data), "%s/data", dir);
     for (int i = 0; i < N; i++) {
         assert_int_equal(pipe(fds[i]), 0);
         pids[i] = fork();
@@ -566,7 +537,7 @@ static void test_old_secrets_decrypt_only(void **state)
     primary = key_of(KEY_A);
 
     /* A Fernet key and a passphrase, with spaces and empty entries. */
-    pathf(old, sizeof(old), " %s , ,old passphrase,", kb_text);
+    vzt_pathf(old, sizeof(old), " %s , ,old passphrase,", kb_text);
     load_ok(NULL, KEY_A, old, &ring, &info);
     assert_int_equal(ring.n, 3);
     assert_int_equal(info.n_old, 2);

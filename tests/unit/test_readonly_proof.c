@@ -52,7 +52,7 @@
 /* vec.h first: it includes duckdb.h without the strict-prototypes warning. */
 #include "extract/vec.h"
 
-#include "testutil.h"
+#include "corpus.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -123,114 +123,6 @@ static void first_line(const char *sql, char *out, size_t n)
         len = n - 1;
     memcpy(out, sql, len);
     out[len] = '\0';
-}
-
-/* ---- corpus files (format: see the header of any tests/sqlguard file) ---- */
-
-struct rec {
-    char *sql; /* NUL-terminated, no trailing newline */
-    size_t len;
-    int line; /* first line of the record in its file */
-};
-
-struct corpus {
-    struct rec *v;
-    size_t n;
-    char path[PATH_MAX];
-};
-
-static void corpus_dir(char *out, size_t n)
-{
-    const char *env = getenv("VZ_SQLGUARD_CORPUS");
-    char dir[PATH_MAX], probe[PATH_MAX + 64];
-
-    if (env && *env) {
-        assert_true((size_t)snprintf(out, n, "%s", env) < n);
-        return;
-    }
-    assert_non_null(getcwd(dir, sizeof(dir)));
-    for (;;) {
-        char *slash;
-        snprintf(probe, sizeof(probe), "%s/tests/sqlguard/attacks-pg.sql", dir);
-        if (access(probe, R_OK) == 0) {
-            assert_true((size_t)snprintf(out, n, "%s/tests/sqlguard", dir) < n);
-            return;
-        }
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            fail_msg("tests/sqlguard/ not found: run from the repository root");
-        *slash = '\0';
-    }
-}
-
-static void corpus_push(struct corpus *c, const char *sql, size_t len, int line)
-{
-    struct rec *r;
-    while (len && sql[len - 1] == '\n')
-        len--;
-    if (!len)
-        return;
-    c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v));
-    assert_non_null(c->v);
-    r = &c->v[c->n++];
-    r->sql = malloc(len + 1);
-    assert_non_null(r->sql);
-    memcpy(r->sql, sql, len);
-    r->sql[len] = '\0';
-    r->len = len;
-    r->line = line;
-}
-
-/* Records are the text between "-- @@" lines, minus "-- expect: " lines;
- * everything before the first separator is the file's header. */
-static void corpus_load(struct corpus *c, const char *name)
-{
-    static const char sep[] = "-- @@", tag[] = "-- expect: ";
-    char dir[PATH_MAX];
-    size_t len = 0, pos = 0, sql_len = 0;
-    int lineno = 0, rec_line = 0, in_header = 1;
-    char *text, *sql;
-
-    memset(c, 0, sizeof(*c));
-    corpus_dir(dir, sizeof(dir));
-    assert_true((size_t)snprintf(c->path, sizeof(c->path), "%s/%s", dir, name) < sizeof(c->path));
-    text = vzt_slurp(c->path, &len);
-    if (!text)
-        fail_msg("cannot read %s", c->path);
-    sql = malloc(len + 1);
-    assert_non_null(sql);
-    while (pos < len) {
-        const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
-        size_t ll = nl ? (size_t)(nl - line) : len - pos;
-
-        pos += ll + (nl ? 1 : 0);
-        lineno++;
-        if (ll == sizeof(sep) - 1 && memcmp(line, sep, ll) == 0) {
-            if (!in_header)
-                corpus_push(c, sql, sql_len, rec_line);
-            in_header = 0;
-            sql_len = 0;
-            rec_line = lineno + 1;
-            continue;
-        }
-        if (in_header || (ll >= sizeof(tag) - 1 && memcmp(line, tag, sizeof(tag) - 1) == 0))
-            continue;
-        memcpy(sql + sql_len, line, ll);
-        sql_len += ll;
-        sql[sql_len++] = '\n';
-    }
-    if (!in_header)
-        corpus_push(c, sql, sql_len, rec_line);
-    free(sql);
-    free(text);
-}
-
-static void corpus_free(struct corpus *c)
-{
-    for (size_t i = 0; i < c->n; i++)
-        free(c->v[i].sql);
-    free(c->v);
-    memset(c, 0, sizeof(*c));
 }
 
 /* ---- paths named in the corpora ----------------------------------------- */
@@ -1223,7 +1115,7 @@ static void test_path_snapshot_sees_a_new_file(void **state)
     snprintf(sql, sizeof(sql), "SELECT 1 INTO OUTFILE '%s', pg_file_write('x2.log', 'a b')", file);
     memset(&p, 0, sizeof(p));
     memset(&c, 0, sizeof(c));
-    corpus_push(&c, sql, strlen(sql), 1);
+    corpus_add(&c, sql, strlen(sql), "", 1);
     paths_scan(&p, &c);
     assert_int_equal(p.nabs, 1);
     assert_int_equal(p.nrel, 1);

@@ -64,6 +64,39 @@ static inline int vzt_contains(const char *hay, size_t n, const char *needle)
     return 0;
 }
 
+/* snprintf that fails the test instead of truncating a path. */
+static inline void vzt_pathf(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void vzt_pathf(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+    va_start(ap, fmt);
+    len = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    assert_true(len >= 0 && (size_t)len < n);
+}
+
+/* The repository root: the first of the working directory and its parents
+ * that holds tests/unit/testutil.h. */
+static inline void vzt_repo_root(char *out, size_t n)
+{
+    char dir[PATH_MAX], probe[PATH_MAX + 64];
+    assert_non_null(getcwd(dir, sizeof(dir)));
+    for (;;) {
+        char *slash;
+        vzt_pathf(probe, sizeof(probe), "%s/tests/unit/testutil.h", dir);
+        if (access(probe, R_OK) == 0) {
+            vzt_pathf(out, n, "%s", dir);
+            return;
+        }
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            fail_msg("tests/unit/testutil.h not found: run the tests from the repository root");
+        *slash = '\0';
+    }
+}
+
 /* A setting of the test database servers (scripts/testdb.sh); a missing
  * one fails the test with the way to get them, never skips it. */
 static inline const char *vzt_env(const char *name)
